@@ -1,0 +1,140 @@
+"""asyncore, as the Python documentation describes it, on asyncore-ng's engine.
+
+This module is the only place where the stdlib's names, spellings and quirks live; the engine
+is ``asyncore_ng``. Module-level functions read ``socket_map`` from this module at call time,
+so code that rebinds ``asyncore.socket_map`` (CPython's own tests do) keeps working.
+
+On Python 3.8-3.11 the standard library's asyncore is found first: call
+``asyncore_ng.install()`` or run the program with ``python -m asyncore_ng run``. Deliberate
+differences from the stdlib are listed in docs/compat.md.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import sys
+import time
+import warnings
+from errno import (
+    EAGAIN,
+    EALREADY,
+    EBADF,
+    ECONNABORTED,
+    ECONNRESET,
+    EINPROGRESS,
+    EINVAL,
+    EISCONN,
+    ENOTCONN,
+    EPIPE,
+    ESHUTDOWN,
+    EWOULDBLOCK,
+    errorcode,
+)
+from typing import Any, Dict, Optional
+
+from asyncore_ng import channels as _channels
+from asyncore_ng import dispatcher as _engine
+from asyncore_ng.errnos import DISCONNECTED as _DISCONNECTED
+from asyncore_ng.exceptions import PASSTHROUGH as _reraised_exceptions
+from asyncore_ng.exceptions import ExitNow
+
+#: Marks this module as asyncore-ng's (``asyncore_ng.install()`` and the runner check it).
+__asyncore_ng__ = True
+
+socket_map: Dict[Any, Any] = _channels.socket_map
+
+read = _channels.read
+write = _channels.write
+_exception = _channels._exception
+readwrite = _channels.readwrite
+compact_traceback = _engine.compact_traceback
+_strerror = _engine.strerror
+
+
+def poll(timeout: Optional[float] = 0.0, map: Optional[Dict[Any, Any]] = None) -> None:
+    _channels.poll(timeout, socket_map if map is None else map)
+
+
+def poll2(timeout: Optional[float] = 0.0, map: Optional[Dict[Any, Any]] = None) -> None:
+    _channels.poll2(timeout, socket_map if map is None else map)
+
+
+poll3 = poll2
+
+
+def loop(
+    timeout: Optional[float] = 30.0,
+    use_poll: bool = False,
+    map: Optional[Dict[Any, Any]] = None,
+    count: Optional[int] = None,
+) -> None:
+    _channels.loop(timeout, use_poll, socket_map if map is None else map, count)
+
+
+def close_all(map: Optional[Dict[Any, Any]] = None, ignore_all: bool = False) -> None:
+    _channels.close_all(socket_map if map is None else map, ignore_all)
+
+
+class dispatcher(_engine.Dispatcher):
+    """asyncore's dispatcher (see ``asyncore_ng.Dispatcher`` for the extras)."""
+
+    def _default_map(self) -> Dict[Any, Any]:
+        return socket_map
+
+
+class dispatcher_with_send(_engine.DispatcherWithSend, dispatcher):
+    """A dispatcher that buffers output (linear-time, unlike the stdlib's)."""
+
+
+if os.name == "posix":
+
+    class file_wrapper(_engine.FileWrapper):
+        """A file descriptor made to look like a socket (the descriptor is duplicated)."""
+
+    class file_dispatcher(_engine.FileDispatcher, dispatcher):
+        """A dispatcher over a pipe or other file descriptor."""
+
+        def set_file(self, fd: int) -> None:
+            self.socket = file_wrapper(fd)
+            self._fileno = self.socket.fileno()
+            self.add_channel()
+
+
+__all__ = [
+    "EAGAIN",
+    "EALREADY",
+    "EBADF",
+    "ECONNABORTED",
+    "ECONNRESET",
+    "EINPROGRESS",
+    "EINVAL",
+    "EISCONN",
+    "ENOTCONN",
+    "EPIPE",
+    "ESHUTDOWN",
+    "EWOULDBLOCK",
+    "ExitNow",
+    "close_all",
+    "compact_traceback",
+    "dispatcher",
+    "dispatcher_with_send",
+    "errorcode",
+    "file_dispatcher",
+    "file_wrapper",
+    "loop",
+    "os",
+    "poll",
+    "poll2",
+    "poll3",
+    "read",
+    "readwrite",
+    "select",
+    "socket",
+    "socket_map",
+    "sys",
+    "time",
+    "warnings",
+    "write",
+]

@@ -1,0 +1,63 @@
+"""asyncore-ng: the asyncore/asynchat API on a modern reactor.
+
+Layers, dependencies pointing down:
+
+* ``asyncore`` / ``asynchat`` (top-level shims): the stdlib's names and quirks.
+* ``asyncore_ng.dispatcher``, ``asyncore_ng.channels``: channels and asyncore's loop
+  semantics.
+* ``asyncore_ng.reactor``: poller, timers, wake-ups; knows nothing of channels.
+"""
+
+from __future__ import annotations
+
+from ._install import install, shim_status
+from .channels import (
+    ChannelMap,
+    close_all,
+    get_reactor,
+    loop,
+    poll,
+    poll2,
+    read,
+    readwrite,
+    socket_map,
+    write,
+)
+from .dispatcher import (
+    Dispatcher,
+    DispatcherWithSend,
+    FileDispatcher,
+    FileWrapper,
+    compact_traceback,
+    state_predicate,
+)
+from .exceptions import ExitNow
+from .reactor import Reactor, TimerHandle, Watch
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ChannelMap",
+    "Dispatcher",
+    "DispatcherWithSend",
+    "ExitNow",
+    "FileDispatcher",
+    "FileWrapper",
+    "Reactor",
+    "TimerHandle",
+    "Watch",
+    "__version__",
+    "close_all",
+    "compact_traceback",
+    "get_reactor",
+    "install",
+    "loop",
+    "poll",
+    "poll2",
+    "read",
+    "readwrite",
+    "shim_status",
+    "socket_map",
+    "state_predicate",
+    "write",
+]

@@ -1,0 +1,498 @@
+"""Channels: ``Dispatcher`` (asyncore's ``dispatcher``), ``DispatcherWithSend``, file channels.
+
+A dispatcher wraps a non-blocking socket and turns readiness into ``handle_*`` calls exactly as
+asyncore documents. The public names, attributes and call order are the stdlib's; what differs
+is underneath:
+
+* Interest is not rebuilt every pass. The loop asks ``readable()``/``writable()`` only of
+  channels whose answer may have changed: those just dispatched, those that said so through
+  :meth:`Dispatcher.interest_changed`, and every pass those whose class overrides a predicate
+  without marking it :func:`state_predicate` (such code may depend on anything, so it is asked
+  as the stdlib asks: that is exact, and costs only for those classes).
+* The library's own predicates are marked ``state_predicate``; the library methods that change
+  their answer (``listen``, ``connect``, ``send``...) call ``interest_changed()``.
+* ``DispatcherWithSend`` keeps its output in a ``bytearray`` consumed from the front, so
+  buffering is linear however data is sent.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+import sys
+import warnings
+from errno import errorcode
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, TypeVar
+
+from . import errnos
+from .reactor import Reactor, TimerHandle
+
+if TYPE_CHECKING:
+    from .channels import _Entry
+
+ChannelMapType = Dict[int, Any]
+F = TypeVar("F", bound=Callable[..., Any])
+
+_STATE_PREDICATE = "_asyncore_ng_state_predicate"
+
+
+def state_predicate(func: F) -> F:
+    """Mark a ``readable``/``writable`` override whose answer changes only when the channel
+    calls ``self.interest_changed()`` (or inside its own handlers).
+
+    The loop then stops asking it every pass, so an idle channel costs nothing. Unmarked
+    overrides keep the stdlib contract: asked on every pass.
+    """
+    setattr(func, _STATE_PREDICATE, True)
+    return func
+
+
+def predicates_are_stateful(cls: type) -> bool:
+    """Whether both predicates of ``cls`` are marked :func:`state_predicate`."""
+    readable = getattr(cls, "readable", None)
+    writable = getattr(cls, "writable", None)
+    return getattr(readable, _STATE_PREDICATE, False) and getattr(writable, _STATE_PREDICATE, False)
+
+
+def strerror(err: int) -> str:
+    """``os.strerror`` that never fails (the stdlib's ``_strerror``)."""
+    try:
+        return os.strerror(err)
+    except (ValueError, OverflowError, NameError):
+        if err in errorcode:
+            return errorcode[err]
+        return f"Unknown error {err}"
+
+
+def compact_traceback() -> Tuple[Tuple[str, str, str], Any, Any, str]:
+    """The exception being handled, as ``((file, function, line), type, value, info)`` where
+    ``info`` is ``"[file|function|line] ..."`` for every frame, innermost last."""
+    t, v, tb = sys.exc_info()
+    if tb is None:
+        raise AssertionError("compact_traceback() called with no exception being handled")
+    frames = []
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        frames.append((code.co_filename, code.co_name, str(tb.tb_lineno)))
+        tb = tb.tb_next
+    info = " ".join(f"[{f}|{fn}|{ln}]" for f, fn, ln in frames)
+    return frames[-1], t, v, info
+
+
+_LOG_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
+
+
+class Dispatcher:
+    """The engine's asyncore ``dispatcher``; see the asyncore documentation for each member.
+
+    Extras beyond the stdlib: :meth:`interest_changed`, :attr:`reactor`, :meth:`call_later`,
+    :meth:`call_at`, :meth:`call_soon`, and :attr:`logger` (when set, ``log_info`` goes to it
+    instead of standard output).
+    """
+
+    debug = False
+    connected = False
+    accepting = False
+    connecting = False
+    closing = False
+    addr: Any = None
+    ignore_log_types = frozenset({"warning"})
+    #: When set, ``log_info`` logs here (at the level named by its type) instead of printing.
+    logger: Optional[logging.Logger] = None
+
+    socket: Any
+    _fileno: Optional[int]
+    _entry: Optional[_Entry] = None  # set by the loop while the channel is in a bound map
+
+    def __init__(self, sock: Optional[socket.socket] = None, map: Optional[ChannelMapType] = None):
+        self._map = self._default_map() if map is None else map
+        self._fileno = None
+        if sock:
+            sock.setblocking(False)
+            self.set_socket(sock, map)
+            self.connected = True
+            try:
+                self.addr = sock.getpeername()
+            except OSError as err:
+                if err.errno in errnos.NOT_CONNECTED_YET:
+                    self.connected = False
+                else:
+                    self.del_channel(map)
+                    raise
+        else:
+            self.socket = None
+
+    def _default_map(self) -> ChannelMapType:
+        """The map used when none is given. The ``asyncore`` shim overrides it to read its
+        module's ``socket_map`` at call time (code rebinds ``asyncore.socket_map``)."""
+        from .channels import socket_map
+
+        return socket_map
+
+    def __repr__(self) -> str:
+        cls = self.__class__
+        status = [f"{cls.__module__}.{cls.__qualname__}"]
+        if self.accepting and self.addr:
+            status.append("listening")
+        elif self.connected:
+            status.append("connected")
+        if self.addr is not None:
+            try:
+                status.append("%s:%d" % self.addr)
+            except TypeError:
+                status.append(repr(self.addr))
+        return "<{} at {:#x}>".format(" ".join(status), id(self))
+
+    # -- the map -----------------------------------------------------------------------
+
+    def add_channel(self, map: Optional[ChannelMapType] = None) -> None:
+        if map is None:
+            map = self._map
+        map[self._fileno] = self
+        from .channels import channel_added
+
+        channel_added(map, self)
+
+    def del_channel(self, map: Optional[ChannelMapType] = None) -> None:
+        fd = self._fileno
+        if map is None:
+            map = self._map
+        if fd in map:
+            del map[fd]
+        # Unregister from the kernel now, before the caller closes the socket.
+        entry = self._entry
+        if entry is not None:
+            entry.binding.forget(entry)
+        self._fileno = None
+
+    def interest_changed(self) -> None:
+        """Tell the loop that ``readable()`` or ``writable()`` may now answer differently.
+
+        Needed only for predicates marked :func:`state_predicate`, and only for changes made
+        outside this channel's own handlers. Cheap; safe from other threads (wakes the loop).
+        """
+        entry = self._entry
+        if entry is not None:
+            entry.binding.mark(entry)
+
+    @property
+    def reactor(self) -> Reactor:
+        """The reactor that drives this channel's map (created on first use)."""
+        from .channels import bind
+
+        return bind(self._map).reactor
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        """Run ``callback(*args)`` in ``delay`` seconds on this channel's reactor. An exception
+        in it goes to the reactor's exception handler; cancel with ``handle.cancel()``."""
+        return self.reactor.call_later(delay, callback, *args)
+
+    def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        """Run ``callback(*args)`` when ``self.reactor.time()`` reaches ``when``."""
+        return self.reactor.call_at(when, callback, *args)
+
+    def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
+        """Run ``callback(*args)`` at the end of the current (or next) loop pass."""
+        self.reactor.call_soon(callback, *args)
+
+    # -- socket operations ---------------------------------------------------------------
+
+    def create_socket(
+        self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM
+    ) -> None:
+        self.family_and_type = family, type
+        sock = socket.socket(family, type)
+        sock.setblocking(False)
+        self.set_socket(sock)
+
+    def set_socket(self, sock: Any, map: Optional[ChannelMapType] = None) -> None:
+        self.socket = sock
+        self._fileno = sock.fileno()
+        self.add_channel(map)
+
+    def set_reuse_addr(self) -> None:
+        try:
+            sock = self.socket
+            current = sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, current | 1)
+        except OSError:
+            pass
+
+    @state_predicate
+    def readable(self) -> bool:
+        return True
+
+    @state_predicate
+    def writable(self) -> bool:
+        return True
+
+    def listen(self, num: int = socket.SOMAXCONN) -> None:
+        self.accepting = True
+        self.interest_changed()
+        return self.socket.listen(num)  # type: ignore[no-any-return]
+
+    def bind(self, addr: Any) -> None:
+        self.addr = addr
+        return self.socket.bind(addr)  # type: ignore[no-any-return]
+
+    def connect(self, address: Any) -> None:
+        self.connected = False
+        self.connecting = True
+        self.interest_changed()
+        err = self.socket.connect_ex(address)
+        if err in errnos.CONNECT_PENDING or (err == errno.EINVAL and os.name == "nt"):
+            self.addr = address
+            return
+        if err in errnos.CONNECT_DONE:
+            self.addr = address
+            self.handle_connect_event()
+        else:
+            raise OSError(err, errorcode.get(err, strerror(err)))
+
+    def accept(self) -> Optional[Tuple[socket.socket, Any]]:
+        try:
+            conn, addr = self.socket.accept()
+        except TypeError:
+            return None
+        except OSError as why:
+            if why.errno in errnos.ACCEPT_NOTHING:
+                return None
+            raise
+        return conn, addr
+
+    def send(self, data: Any) -> int:
+        try:
+            return self.socket.send(data)  # type: ignore[no-any-return]
+        except BlockingIOError:
+            return 0
+        except OSError as why:
+            if why.errno in errnos.DISCONNECTED:
+                self.handle_close()
+                return 0
+            raise
+
+    def recv(self, buffer_size: int) -> bytes:
+        try:
+            data: bytes = self.socket.recv(buffer_size)
+        except OSError as why:
+            if why.errno in errnos.DISCONNECTED:
+                self.handle_close()
+                return b""
+            raise
+        if not data:
+            self.handle_close()
+        return data
+
+    def close(self) -> None:
+        self.connected = False
+        self.accepting = False
+        self.connecting = False
+        self.del_channel()
+        if self.socket is not None:
+            try:
+                self.socket.close()
+            except OSError as why:
+                if why.errno not in errnos.CLOSE_IGNORED:
+                    raise
+
+    # -- logging -------------------------------------------------------------------------
+
+    def log(self, message: Any) -> None:
+        sys.stderr.write(f"log: {message!s}\n")
+
+    def log_info(self, message: str, type: str = "info") -> None:
+        if type in self.ignore_log_types:
+            return
+        if self.logger is not None:
+            self.logger.log(_LOG_LEVELS.get(type, logging.INFO), "%s", message)
+        else:
+            print(f"{type}: {message}")
+
+    # -- events --------------------------------------------------------------------------
+
+    def handle_read_event(self) -> None:
+        if self.accepting:
+            # Accepting sockets never connect: readiness means a connection to accept.
+            self.handle_accept()
+        elif not self.connected:
+            if self.connecting:
+                self.handle_connect_event()
+            self.handle_read()
+        else:
+            self.handle_read()
+
+    def handle_connect_event(self) -> None:
+        err = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err != 0:
+            raise OSError(err, strerror(err))
+        self.handle_connect()
+        self.connected = True
+        self.connecting = False
+
+    def handle_write_event(self) -> None:
+        if self.accepting:
+            # Accepting sockets shouldn't get a write event; ignore it as the stdlib does.
+            return
+        if not self.connected and self.connecting:
+            self.handle_connect_event()
+        self.handle_write()
+
+    def handle_expt_event(self) -> None:
+        # An exceptional condition is either out-of-band data or a socket error (a refused
+        # connect on some systems): SO_ERROR tells them apart.
+        err = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err != 0:
+            self.handle_close()
+        else:
+            self.handle_expt()
+
+    def handle_error(self) -> None:
+        _, t, v, tbinfo = compact_traceback()
+        try:
+            self_repr = repr(self)
+        except Exception:
+            self_repr = f"<__repr__(self) failed for object at {id(self):0x}>"
+        self.log_info(
+            f"uncaptured python exception, closing channel {self_repr} ({t}:{v} {tbinfo})",
+            "error",
+        )
+        self.handle_close()
+
+    def handle_expt(self) -> None:
+        self.log_info("unhandled incoming priority event", "warning")
+
+    def handle_read(self) -> None:
+        self.log_info("unhandled read event", "warning")
+
+    def handle_write(self) -> None:
+        self.log_info("unhandled write event", "warning")
+
+    def handle_connect(self) -> None:
+        self.log_info("unhandled connect event", "warning")
+
+    def handle_accept(self) -> None:
+        pair = self.accept()
+        if pair is not None:
+            self.handle_accepted(*pair)
+
+    def handle_accepted(self, sock: socket.socket, addr: Any) -> None:
+        sock.close()
+        self.log_info("unhandled accepted event", "warning")
+
+    def handle_close(self) -> None:
+        self.log_info("unhandled close event", "warning")
+        self.close()
+
+
+class DispatcherWithSend(Dispatcher):
+    """A dispatcher whose ``send`` buffers what the socket does not take at once.
+
+    ``out_buffer`` is a ``bytearray``: appends are amortised O(len(data)) and sent bytes are
+    removed from the front in O(1) (CPython's bytearray moves its start instead of copying),
+    so the cost is linear in the bytes sent however they are split.
+    """
+
+    #: Most bytes handed to one ``socket.send`` call.
+    send_chunk_size = 256 * 1024
+
+    def __init__(self, sock: Optional[socket.socket] = None, map: Optional[ChannelMapType] = None):
+        super().__init__(sock, map)
+        self.out_buffer = bytearray()
+
+    def initiate_send(self) -> None:
+        buf = self.out_buffer
+        # Send a zero-copy view; the views must be released before the buffer is resized, so
+        # a disconnect is only noted inside and handled (by user code) after.
+        with memoryview(buf) as view, view[: self.send_chunk_size] as chunk:
+            try:
+                sent = self.socket.send(chunk)
+            except BlockingIOError:
+                sent = 0
+            except OSError as why:
+                if why.errno not in errnos.DISCONNECTED:
+                    raise
+                sent = -1
+        if sent < 0:
+            self.handle_close()
+        elif sent:
+            del buf[:sent]
+            if not buf:
+                self.interest_changed()
+
+    def handle_write(self) -> None:
+        self.initiate_send()
+
+    @state_predicate
+    def writable(self) -> bool:
+        return (not self.connected) or len(self.out_buffer) > 0
+
+    def send(self, data: Any) -> None:  # type: ignore[override]
+        if self.debug:
+            self.log_info(f"sending {data!r}")
+        buf = self.out_buffer
+        was_empty = not buf
+        buf += data
+        self.initiate_send()
+        if was_empty and buf:
+            self.interest_changed()
+
+
+class FileWrapper:
+    """Makes a file descriptor look enough like a socket for a dispatcher.
+
+    The descriptor passed in is duplicated; the wrapper owns the duplicate and closes it in
+    :meth:`close` (warning with ``ResourceWarning`` if it is garbage-collected open).
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = os.dup(fd)
+
+    def __del__(self) -> None:
+        if self.fd >= 0:
+            warnings.warn(f"unclosed file {self!r}", ResourceWarning, source=self, stacklevel=1)
+        self.close()
+
+    def recv(self, *args: Any) -> bytes:
+        return os.read(self.fd, *args)
+
+    def send(self, *args: Any) -> int:
+        return os.write(self.fd, *args)
+
+    def getsockopt(self, level: int, optname: int, buflen: Optional[int] = None) -> int:
+        if level == socket.SOL_SOCKET and optname == socket.SO_ERROR and not buflen:
+            return 0
+        raise NotImplementedError("Only asyncore specific behaviour implemented.")
+
+    read = recv
+    write = send
+
+    def close(self) -> None:
+        if self.fd < 0:
+            return
+        fd, self.fd = self.fd, -1
+        os.close(fd)
+
+    def fileno(self) -> int:
+        return self.fd
+
+
+class FileDispatcher(Dispatcher):
+    """A dispatcher over a pipe, terminal or file descriptor (POSIX)."""
+
+    def __init__(self, fd: Any, map: Optional[ChannelMapType] = None) -> None:
+        super().__init__(None, map)
+        self.connected = True
+        try:
+            fd = fd.fileno()
+        except AttributeError:
+            pass
+        self.set_file(fd)
+        os.set_blocking(fd, False)
+
+    def set_file(self, fd: int) -> None:
+        self.socket = FileWrapper(fd)
+        self._fileno = self.socket.fileno()
+        self.add_channel()
+
