@@ -1,13 +1,78 @@
 """Shared test setup: our modules installed as asyncore/asynchat, helpers that wait on
-conditions (never on sleeps), and leak checks."""
+conditions (never on sleeps), a fixture running a test over every poller backend, and leak
+checks."""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
+from typing import Any, Callable, Dict, Iterator, Optional
+
+import pytest
 
 import asyncore_ng
+from asyncore_ng import channels
+from asyncore_ng.reactor import available_backends
 
-asyncore_ng._install.load_shim("asyncore")  # TODO install() once asynchat lands; before any test module imports asyncore (3.8-3.11: the stdlib's wins)
+asyncore_ng._install.load_shim("asyncore")  # TODO install() once asynchat lands; before any test imports asyncore
 
 sys.path.insert(0, os.path.dirname(__file__))
+
+
+def run_until(
+    condition: Callable[[], Any],
+    timeout: float = 10.0,
+    map: Optional[Dict[Any, Any]] = None,
+    use_poll: bool = False,
+    pass_timeout: float = 0.05,
+) -> None:
+    """Run loop passes until ``condition()`` is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    m = channels.socket_map if map is None else map
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s: {condition!r}")
+        if m:
+            channels.loop(timeout=pass_timeout, use_poll=use_poll, map=m, count=1)
+        else:
+            time.sleep(0.001)  # nothing to run: only another thread can make it true
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else -1
+
+
+@pytest.fixture(params=available_backends())
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Runs the test once per poller backend (the default map's reactor is rebuilt)."""
+    channels.close_all(ignore_all=True)
+    channels.release(channels.socket_map)
+    old = os.environ.get("ASYNCORE_NG_BACKEND")
+    os.environ["ASYNCORE_NG_BACKEND"] = request.param
+    try:
+        yield request.param
+    finally:
+        if old is None:
+            del os.environ["ASYNCORE_NG_BACKEND"]
+        else:
+            os.environ["ASYNCORE_NG_BACKEND"] = old
+        channels.close_all(ignore_all=True)
+        channels.release(channels.socket_map)
+
+
+@pytest.fixture(params=[False, True], ids=["select-semantics", "poll-semantics"])
+def use_poll(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+@pytest.fixture
+def no_fd_leak() -> Iterator[None]:
+    """Fails the test if it leaves descriptors open (the default map's reactor released)."""
+    channels.release(channels.socket_map)
+    before = open_fds()
+    yield
+    channels.close_all(ignore_all=True)
+    channels.release(channels.socket_map)
+    after = open_fds()
+    assert after <= before, f"descriptors leaked: {before} before, {after} after"

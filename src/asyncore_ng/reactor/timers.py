@@ -101,6 +101,7 @@ class TimerQueue:
             if handle.cancelled:
                 self._cancelled -= 1
             else:
+                handle._queue = None  # out of the heap: a cancel() now only sets the flag
                 due.append(handle)
         return due
 
@@ -108,16 +109,18 @@ class TimerQueue:
         """Run one due handle, re-pushing it first if it repeats (so it may cancel itself).
 
         A repeating timer that fell behind (a long handler, a suspended process) is not fired
-        again and again to catch up: its next run is one interval ahead, but never in the past.
+        again and again to catch up: if its next slot has passed, it runs one interval from now.
         """
         if handle.cancelled:
             return
         if handle.interval is not None:
-            handle.when = max(handle.when + handle.interval, now)
+            handle.when += handle.interval
+            if handle.when <= now:
+                handle.when = now + handle.interval
             heapq.heappush(self._heap, (handle.when, next(self._seq), handle))
+            handle._queue = self
         else:
-            handle._queue = None
-            handle.cancelled = True  # spent: a later cancel() is a no-op and counts nothing
+            handle.cancelled = True  # spent: a later cancel() is a no-op
         handle._callback(*handle._args)
 
     def clear(self) -> None:
