@@ -15,7 +15,7 @@ import asyncore_ng
 from asyncore_ng import channels
 from asyncore_ng.reactor import available_backends
 
-asyncore_ng._install.load_shim("asyncore")  # TODO install() once asynchat lands; before any test imports asyncore
+asyncore_ng.install()  # before any test imports asyncore or asynchat
 
 sys.path.insert(0, os.path.dirname(__file__))
 

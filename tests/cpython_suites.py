@@ -45,7 +45,9 @@ def find_suite(name: str) -> Tuple[Optional[str], str]:
         return (path, "") if os.path.exists(path) else (None, f"{path} does not exist")
     root = _pyenv_root()
     if root:
-        candidates = sorted(glob.glob(os.path.join(root, "versions", "3.11.*", "lib", "python3.11", "test", name + ".py")))
+        candidates = sorted(
+            glob.glob(os.path.join(root, "versions", "3.11.*", "lib", "python3.11", "test", name + ".py"))
+        )
         if candidates:
             return candidates[-1], ""
     return None, f"no CPython 3.11 {name}.py found (set ASYNCORE_NG_CPYTHON_TESTDIR)"
@@ -68,7 +70,11 @@ def load_suite(name: str) -> Dict[str, type]:
     spec.loader.exec_module(module)
     classes = {}
     for attr, value in vars(module).items():
-        if isinstance(value, type) and issubclass(value, unittest.TestCase) and value.__module__ == module.__name__:
+        if (
+            isinstance(value, type)
+            and issubclass(value, unittest.TestCase)
+            and value.__module__ == module.__name__
+        ):
             value.__qualname__ = value.__name__
             classes[attr] = value
     return classes

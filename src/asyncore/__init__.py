@@ -36,8 +36,8 @@ from typing import Any, Dict, Optional
 
 from asyncore_ng import channels as _channels
 from asyncore_ng import dispatcher as _engine
-from asyncore_ng.errnos import DISCONNECTED as _DISCONNECTED
-from asyncore_ng.exceptions import PASSTHROUGH as _reraised_exceptions
+from asyncore_ng.errnos import DISCONNECTED as _DISCONNECTED  # noqa: F401 (stdlib name)
+from asyncore_ng.exceptions import PASSTHROUGH as _reraised_exceptions  # noqa: F401 (stdlib name)
 from asyncore_ng.exceptions import ExitNow
 
 #: Marks this module as asyncore-ng's (``asyncore_ng.install()`` and the runner check it).

@@ -78,9 +78,7 @@ def shim_status() -> Dict[str, str]:
         else:
             spec = importlib.util.find_spec(name)
             origin = (spec.origin or "") if spec is not None else ""
-        if loaded is not None and is_ours(loaded):
-            status[name] = "asyncore-ng"
-        elif os.path.abspath(origin) == shim_path(name):
+        if (loaded is not None and is_ours(loaded)) or os.path.abspath(origin) == shim_path(name):
             status[name] = "asyncore-ng"
         elif origin.startswith(os.path.dirname(os.__file__)) and "site-packages" not in origin:
             status[name] = "stdlib"

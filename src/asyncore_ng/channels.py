@@ -80,11 +80,11 @@ class ChannelMap(Dict[Any, Any]):
             self[key] = default
         return self[key]
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         for key, value in dict(*args, **kwargs).items():
             self[key] = value
 
-    def __ior__(self, other: Any) -> ChannelMap:  # type: ignore[override,misc]
+    def __ior__(self, other: Any) -> ChannelMap:  # type: ignore[misc]
         self.update(other)
         return self
 
@@ -479,4 +479,3 @@ def close_all(map: Optional[MapType] = None, ignore_all: bool = False) -> None:
                 raise
     map.clear()
     release(map)
-

@@ -140,7 +140,7 @@ class Dispatcher:
             status.append("connected")
         if self.addr is not None:
             try:
-                status.append("%s:%d" % self.addr)
+                status.append("%s:%d" % self.addr)  # noqa: UP031 (the stdlib's exact format)
             except TypeError:
                 status.append(repr(self.addr))
         return "<{} at {:#x}>".format(" ".join(status), id(self))
@@ -150,7 +150,7 @@ class Dispatcher:
     def add_channel(self, map: Optional[ChannelMapType] = None) -> None:
         if map is None:
             map = self._map
-        map[self._fileno] = self
+        map[self._fileno] = self  # type: ignore[index]
         from .channels import channel_added
 
         channel_added(map, self)
@@ -199,9 +199,7 @@ class Dispatcher:
 
     # -- socket operations ---------------------------------------------------------------
 
-    def create_socket(
-        self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM
-    ) -> None:
+    def create_socket(self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM) -> None:
         self.family_and_type = family, type
         sock = socket.socket(family, type)
         sock.setblocking(False)
@@ -495,4 +493,3 @@ class FileDispatcher(Dispatcher):
         self.socket = FileWrapper(fd)
         self._fileno = self.socket.fileno()
         self.add_channel()
-

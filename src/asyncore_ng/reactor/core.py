@@ -38,7 +38,7 @@ class Watch:
     Create with :meth:`Reactor.watch`. ``modify`` and ``cancel`` may be called from any thread.
     """
 
-    __slots__ = ("active", "callback", "events", "fd", "_reactor", "_registered")
+    __slots__ = ("_reactor", "_registered", "active", "callback", "events", "fd")
 
     def __init__(self, reactor: Reactor, fd: int, callback: WatchCallback) -> None:
         self._reactor = reactor
