@@ -28,8 +28,8 @@ from __future__ import annotations
 import errno
 import os
 import select
-from functools import partial
-from typing import Any, Dict, Optional, Set, Tuple
+from collections import deque
+from typing import Any, Deque, Dict, Optional, Tuple
 
 from .dispatcher import Dispatcher, predicates_are_stateful
 from .errnos import DISCONNECTED
@@ -48,11 +48,13 @@ class ChannelMap(Dict[Any, Any]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._changed: Set[Any] = set(self)
+        # A deque, not a set: appends and pops stay O(1) (a set drained of many keys keeps its
+        # large table, and each later pop scans it), and both are atomic across threads.
+        self._changed: Deque[Any] = deque(self)
         self._binding: Optional[MapBinding] = None
 
     def _note(self, key: Any) -> None:
-        self._changed.add(key)
+        self._changed.append(key)
         binding = self._binding
         if binding is not None:
             binding.reactor._maybe_wake()
@@ -89,7 +91,7 @@ class ChannelMap(Dict[Any, Any]):
         return self
 
     def clear(self) -> None:
-        self._changed.update(self)
+        self._changed.extend(self)
         dict.clear(self)
         if self._binding is not None:
             self._binding.reactor._maybe_wake()
@@ -100,9 +102,9 @@ socket_map: ChannelMap = ChannelMap()
 
 
 class _Entry:
-    """What the binding knows of one channel in the map."""
+    """What the binding knows of one channel in the map; its methods are the watch callbacks."""
 
-    __slots__ = ("active", "binding", "fd", "obj", "polled", "watch")
+    __slots__ = ("active", "binding", "dirty", "fd", "obj", "polled", "watch")
 
     def __init__(self, binding: MapBinding, fd: Any, obj: Any, polled: bool) -> None:
         self.binding = binding
@@ -110,7 +112,37 @@ class _Entry:
         self.obj = obj
         self.polled = polled
         self.active = True
+        self.dirty = False  # queued for a predicate check
         self.watch: Any = None
+
+    def on_select(self, bits: int) -> None:
+        """Dispatch with select semantics: read, write, exceptional, each skipped once the
+        channel has left the map (a handler may close it)."""
+        obj = self.obj
+        interest = self.watch.events
+        if bits & (READ | ERR | HUP) and interest & READ:
+            read(obj)
+        if bits & ~READ:
+            in_map = self.binding.map.get
+            fd = self.fd
+            if bits & (WRITE | ERR | HUP) and interest & WRITE and in_map(fd) is obj:
+                write(obj)
+            if bits & PRI and in_map(fd) is obj:
+                _exception(obj)
+            if bits & NVAL and in_map(fd) is obj:
+                readwrite(obj, NVAL)
+        # Whatever the handlers did, this channel's predicates are asked again before the next
+        # wait: its own handlers are where unannounced state changes happen.
+        if self.active and not self.dirty:
+            self.dirty = True
+            self.binding._dirty.append(self)
+
+    def on_poll(self, bits: int) -> None:
+        """Dispatch with poll semantics: the raw bits go to ``readwrite``."""
+        readwrite(self.obj, bits)
+        if self.active and not self.dirty:
+            self.dirty = True
+            self.binding._dirty.append(self)
 
 
 _stateful_types: Dict[type, bool] = {}
@@ -134,54 +166,70 @@ class MapBinding:
         self.poll_semantics = False
         self._entries: Dict[Any, _Entry] = {}
         self._polled: Dict[Any, _Entry] = {}
-        self._dirty: Set[_Entry] = set()
+        self._dirty: Deque[_Entry] = deque()  # entries whose predicates to ask; see _Entry.dirty
         if isinstance(map, ChannelMap):
             self._journal = map._changed
-            self._journal.update(map)
+            self._journal.extend(map)
             self._plain = False
         else:
-            self._journal = set(map)
+            self._journal = deque(map)
             self._plain = True
 
     # -- told by channels ----------------------------------------------------------------
 
     def note(self, fd: Any) -> None:
         """A channel was added to or removed from the map under ``fd``."""
-        self._journal.add(fd)
+        self._journal.append(fd)
         self.reactor._maybe_wake()
 
     def mark(self, entry: _Entry) -> None:
         """The channel's predicates may answer differently: ask them before the next wait."""
-        self._dirty.add(entry)
+        if not entry.dirty:
+            entry.dirty = True
+            self._dirty.append(entry)
         self.reactor._maybe_wake()
 
     def forget(self, entry: _Entry) -> None:
         """The channel is leaving the map: unregister it now (before its socket closes)."""
         if entry.active and self._entries.get(entry.fd) is entry:
             self._remove(entry)
-        self._journal.add(entry.fd)
+        self._journal.append(entry.fd)
 
     # -- keeping registrations in step ---------------------------------------------------
 
     def sync(self, poll_semantics: bool) -> None:
         """Bring kernel interest in line with the map and the predicates, before a wait."""
+        if not (self._journal or self._polled or self._plain) and poll_semantics == self.poll_semantics:
+            # The common pass: only the channels just dispatched (or announced) to ask again.
+            dirty = self._dirty
+            while dirty:
+                entry = dirty.popleft()
+                entry.dirty = False
+                if entry.active and not entry.polled:
+                    self._update(entry)
+            if not self._journal:
+                return
         if poll_semantics != self.poll_semantics:
             self.poll_semantics = poll_semantics
-            self._dirty.update(self._entries.values())
+            for entry in self._entries.values():
+                entry.watch.callback = entry.on_poll if poll_semantics else entry.on_select
+            for entry in self._entries.values():
+                self.mark(entry)
         journal = self._journal
         if self._plain and self.map.keys() != self._entries.keys():
-            journal.update(self.map.keys() ^ self._entries.keys())
+            journal.extend(self.map.keys() ^ self._entries.keys())
         # Predicates may add or close channels (as a per-pass tick does): repeat until stable,
         # with a bound so a predicate that always adds something cannot hold the loop here.
         for _ in range(8):
             while journal:
-                self._reconcile(journal.pop())
+                self._reconcile(journal.popleft())
             for entry in list(self._polled.values()):
                 if entry.active:
                     self._update(entry)
             dirty = self._dirty
             while dirty:
-                entry = dirty.pop()
+                entry = dirty.popleft()
+                entry.dirty = False  # before asking: a concurrent mark() then queues it again
                 if entry.active and not entry.polled:
                     self._update(entry)
             if not journal:
@@ -192,7 +240,7 @@ class MapBinding:
         entry = self._entries.get(fd)
         if entry is not None:
             if entry.obj is obj:
-                self._dirty.add(entry)
+                self.mark(entry)
                 return
             self._remove(entry)
         if obj is not None:
@@ -204,10 +252,10 @@ class MapBinding:
         if entry.polled:
             self._polled[fd] = entry
         else:
-            self._dirty.add(entry)
+            self.mark(entry)
         if isinstance(obj, Dispatcher):
             obj._entry = entry
-        entry.watch = self.reactor.watch(fd, 0, partial(self._dispatch, entry))
+        entry.watch = self.reactor.watch(fd, 0, entry.on_poll if self.poll_semantics else entry.on_select)
 
     def _remove(self, entry: _Entry) -> None:
         entry.active = False
@@ -216,7 +264,6 @@ class MapBinding:
             del self._entries[fd]
         if self._polled.get(fd) is entry:
             del self._polled[fd]
-        self._dirty.discard(entry)
         if getattr(entry.obj, "_entry", None) is entry:
             entry.obj._entry = None
         if entry.watch is not None:
@@ -233,6 +280,8 @@ class MapBinding:
             events |= WRITE
         if (readable or writable) and not self.poll_semantics:
             events |= PRI  # select's exceptfds holds every channel asked about
+        if events == entry.watch.events:
+            return
         try:
             entry.watch.modify(events)
         except OSError as exc:
@@ -254,34 +303,41 @@ class MapBinding:
         if self.map.get(entry.fd) is entry.obj:
             del self.map[entry.fd]
 
-    # -- dispatch ------------------------------------------------------------------------
-
-    def _dispatch(self, entry: _Entry, bits: int) -> None:
-        obj = entry.obj
-        if self.poll_semantics:
-            readwrite(obj, bits)
-        else:
-            fd = entry.fd
-            interest = entry.watch.events
-            in_map = self.map.get
-            if bits & (READ | ERR | HUP) and interest & READ:
-                read(obj)
-            if bits & (WRITE | ERR | HUP) and interest & WRITE and in_map(fd) is obj:
-                write(obj)
-            if bits & PRI and in_map(fd) is obj:
-                _exception(obj)
-            if bits & NVAL and in_map(fd) is obj:
-                readwrite(obj, bits & NVAL)
-        # Whatever the handlers did, this channel's predicates are asked again before the next
-        # wait: dispatch is the one place where unannounced state changes happen.
-        if entry.active:
-            self._dirty.add(entry)
-
     # -- one asyncore pass -----------------------------------------------------------------
 
     def run_pass(self, timeout: Optional[float], poll_semantics: bool) -> None:
-        self.sync(poll_semantics)
+        """One asyncore pass: sync interest, then one reactor pass."""
+        if (
+            poll_semantics != self.poll_semantics
+            or self._journal
+            or self._dirty
+            or self._polled
+            or self._plain
+        ):
+            self.sync(poll_semantics)
         self.reactor.run_once(timeout)
+
+    def run_passes(self, timeout: Optional[float], poll_semantics: bool, count: Optional[int]) -> None:
+        """``loop()``'s body: passes until the map is empty, ``count`` ran, or a stop. (The same
+        as calling :meth:`run_pass` in a loop, with the lookups hoisted out of it.)"""
+        reactor = self.reactor
+        run_once = reactor.run_once
+        sync = self.sync
+        map = self.map
+        while map and not reactor._stopping:
+            if count is not None:
+                if count <= 0:
+                    break
+                count -= 1
+            if (
+                poll_semantics != self.poll_semantics
+                or self._journal
+                or self._dirty
+                or self._polled
+                or self._plain
+            ):
+                sync(poll_semantics)
+            run_once(timeout)
 
     def registrations(self) -> Dict[Any, int]:
         """``{fd: events}`` as registered with the kernel (for tests and diagnostics)."""
@@ -450,13 +506,7 @@ def loop(
     poll_semantics = bool(use_poll) and hasattr(select, "poll")
     reactor.clear_stop()
     try:
-        if count is None:
-            while map and not reactor.stopping:
-                binding.run_pass(timeout, poll_semantics)
-        else:
-            while map and count > 0 and not reactor.stopping:
-                binding.run_pass(timeout, poll_semantics)
-                count -= 1
+        binding.run_passes(timeout, poll_semantics, count)
     finally:
         reactor.clear_stop()
 

@@ -399,19 +399,28 @@ class DispatcherWithSend(Dispatcher):
         super().__init__(sock, map)
         self.out_buffer = bytearray()
 
+    def _send_some(self, data: Any) -> int:
+        """Hand ``data`` to the socket: the bytes it took, or -1 when the peer is gone."""
+        try:
+            return self.socket.send(data)  # type: ignore[no-any-return]
+        except BlockingIOError:
+            return 0
+        except OSError as why:
+            if why.errno in errnos.DISCONNECTED:
+                return -1
+            raise
+
     def initiate_send(self) -> None:
         buf = self.out_buffer
-        # Send a zero-copy view; the views must be released before the buffer is resized, so
-        # a disconnect is only noted inside and handled (by user code) after.
-        with memoryview(buf) as view, view[: self.send_chunk_size] as chunk:
-            try:
-                sent = self.socket.send(chunk)
-            except BlockingIOError:
-                sent = 0
-            except OSError as why:
-                if why.errno not in errnos.DISCONNECTED:
-                    raise
-                sent = -1
+        if type(buf) is not bytearray:  # code that assigns bytes to out_buffer, as it could before
+            buf = self.out_buffer = bytearray(buf)
+        if len(buf) <= self.send_chunk_size:
+            sent = self._send_some(buf)
+        else:
+            # A zero-copy view of the head. Views must be released before the buffer is
+            # resized, which is why a disconnect is only noted here and handled below.
+            with memoryview(buf) as view, view[: self.send_chunk_size] as head:
+                sent = self._send_some(head)
         if sent < 0:
             self.handle_close()
         elif sent:
@@ -430,10 +439,19 @@ class DispatcherWithSend(Dispatcher):
         if self.debug:
             self.log_info(f"sending {data!r}")
         buf = self.out_buffer
-        was_empty = not buf
-        buf += data
-        self.initiate_send()
-        if was_empty and buf:
+        if buf:  # data is already waiting: queue behind it, keeping the order
+            buf += data
+            self.initiate_send()
+            return
+        # Nothing queued: offer the data to the socket directly and buffer only what it left.
+        sent = self._send_some(data)
+        if sent < 0:
+            self.handle_close()
+            return
+        size = data.nbytes if isinstance(data, memoryview) else len(data)
+        if sent < size:
+            with memoryview(data) as view, view.cast("B") as flat:
+                buf += flat[sent:]
             self.interest_changed()
 
 

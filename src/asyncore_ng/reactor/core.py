@@ -211,39 +211,44 @@ class Reactor:
         dispatch I/O, fire due timers, and run the callbacks queued before the timers ran."""
         outer, self._thread = self._thread, threading.get_ident()  # nested passes happen
         try:
-            # 1. Compute the wait: no wait with work queued, else cut short by the next timer.
+            # 1. Compute the wait: none with work queued, else cut short by the next timer.
+            timers = self._timers
             if self._ready or self._always_ready:
                 wait: Optional[float] = 0.0
             else:
                 wait = timeout
-                deadline = self._timers.next_deadline()
-                if deadline is not None:
-                    until = max(0.0, deadline - self.clock())
-                    if wait is None or until < wait:
-                        wait = until
+                if timers._heap:
+                    deadline = timers.next_deadline()
+                    if deadline is not None:
+                        until = max(0.0, deadline - self.clock())
+                        if wait is None or until < wait:
+                            wait = until
             # 2. Select. Collect every event before dispatching any (see the module notes).
-            watches = self._watches
-            ready: List[Tuple[Watch, int]] = []
-            for fd, bits in self._poller.poll(wait):
-                w = watches.get(fd)
-                if w is not None:
-                    ready.append((w, bits))
-                elif not bits & NVAL:
-                    self._drop_unknown(fd)
-            for w in list(self._always_ready.values()):
-                ready.append((w, w.events & (READ | WRITE)))
-            # 3. Dispatch I/O. The callbacks own their error boundary (asyncore's handle_error).
-            for w, bits in ready:
-                if w.active:
-                    w.callback(bits)
+            events = self._poller.poll(wait)
+            if events or self._always_ready:
+                watches = self._watches
+                ready: List[Tuple[Optional[Watch], int, int]] = [
+                    (watches.get(fd), bits, fd) for fd, bits in events
+                ]
+                if self._always_ready:
+                    ready.extend((w, w.events & (READ | WRITE), w.fd) for w in self._always_ready.values())
+                # 3. Dispatch I/O. The callbacks own their error boundary (asyncore's handle_error).
+                for w, bits, fd in ready:
+                    if w is None:
+                        if not bits & NVAL:
+                            self._drop_unknown(fd)
+                    elif w.active:
+                        w.callback(bits)
             # 4. Fire due timers.
-            now = self.clock()
-            for handle in self._timers.pop_due(now):
-                self._guarded(self._timers.run, handle, now)
+            if timers._heap:
+                now = self.clock()
+                for handle in timers.pop_due(now):
+                    self._guarded(timers.run, handle, now)
             # 5. Run the callbacks queued so far (not those they queue: next pass).
-            for _ in range(len(self._ready)):
-                callback, args = self._ready.popleft()
-                self._guarded(callback, *args)
+            if self._ready:
+                for _ in range(len(self._ready)):
+                    callback, args = self._ready.popleft()
+                    self._guarded(callback, *args)
         finally:
             self._thread = outer
 
