@@ -68,7 +68,8 @@ def install() -> None:
 
 
 def shim_status() -> Dict[str, str]:
-    """For each shim, what a plain ``import`` would find without :func:`install`:
+    """For each shim, what ``import`` gives in this process: the module already imported if
+    there is one (so after :func:`install`, ours), else what the import system would find.
     ``"asyncore-ng"``, ``"stdlib"``, or ``"other: PATH"`` (a clashing distribution)."""
     status = {}
     for name in SHIMS:
