@@ -26,17 +26,23 @@ closes the channel on hang-up or error. The backend underneath is the same eithe
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import select
 from collections import deque
-from typing import Any, Deque, Dict, Optional, Tuple
+from typing import Any, Deque, Dict, List, Optional, Tuple
 
 from .dispatcher import Dispatcher, predicates_are_stateful
 from .errnos import DISCONNECTED
 from .exceptions import PASSTHROUGH
 from .reactor import ERR, HUP, NVAL, PRI, READ, WRITE, Reactor
 
+logger = logging.getLogger("asyncore_ng")
+
 MapType = Dict[Any, Any]
+
+#: Seconds between two audits of a map for sockets closed behind the loop's back.
+AUDIT_INTERVAL = 1.0
 
 
 class ChannelMap(Dict[Any, Any]):
@@ -167,6 +173,8 @@ class MapBinding:
         self._entries: Dict[Any, _Entry] = {}
         self._polled: Dict[Any, _Entry] = {}
         self._dirty: Deque[_Entry] = deque()  # entries whose predicates to ask; see _Entry.dirty
+        self._exhausted_listeners: List[Dispatcher] = []
+        self._next_audit = 0.0
         if isinstance(map, ChannelMap):
             self._journal = map._changed
             self._journal.extend(map)
@@ -188,6 +196,10 @@ class MapBinding:
             entry.dirty = True
             self._dirty.append(entry)
         self.reactor._maybe_wake()
+
+    def resume_on_close(self, listener: Dispatcher) -> None:
+        """``listener`` ran out of descriptors: resume it when any channel of this map closes."""
+        self._exhausted_listeners.append(listener)
 
     def forget(self, entry: _Entry) -> None:
         """The channel is leaving the map: unregister it now (before its socket closes)."""
@@ -258,6 +270,12 @@ class MapBinding:
         entry.watch = self.reactor.watch(fd, 0, entry.on_poll if self.poll_semantics else entry.on_select)
 
     def _remove(self, entry: _Entry) -> None:
+        if self._exhausted_listeners:
+            # A descriptor is about to be freed: listeners backing off may accept again.
+            listeners, self._exhausted_listeners = self._exhausted_listeners, []
+            for listener in listeners:
+                if listener is not entry.obj:
+                    self.reactor.call_soon(listener._resume_accepting)
         entry.active = False
         fd = entry.fd
         if self._entries.get(fd) is entry:
@@ -271,7 +289,7 @@ class MapBinding:
 
     def _update(self, entry: _Entry) -> None:
         obj = entry.obj
-        readable = obj.readable()
+        readable = obj.readable() and not getattr(obj, "_reading_paused", False)
         writable = obj.writable()
         events = 0
         if readable:
@@ -284,42 +302,37 @@ class MapBinding:
             return
         try:
             entry.watch.modify(events)
-        except OSError as exc:
-            # Closed behind the loop's back (EBADF) or not pollable at all: the stdlib would fail
-            # the whole pass; we close just this channel, saying why.
-            self._drop_broken(entry, exc)
+        except (OSError, ValueError) as exc:
+            # Closed behind the loop's back (EBADF) or not watchable (select's FD_SETSIZE): the
+            # stdlib would fail the whole pass; we close just this channel, saying why.
+            self._drop_broken(
+                entry, OSError(getattr(exc, "errno", None), f"its descriptor cannot be watched: {exc}")
+            )
 
     def _drop_broken(self, entry: _Entry, exc: OSError) -> None:
-        from .reactor.core import logger
-
-        logger.warning("closing %r: its descriptor cannot be watched (%s)", entry.obj, exc)
+        """A channel the loop cannot serve any more: say why, let it clean up, and make sure
+        it is out of the map (its ``handle_close`` may not close, e.g. to flush first)."""
+        obj: Any = entry.obj
+        logger.warning("closing %r: %s", obj, exc)
         self._remove(entry)
         try:
-            entry.obj.handle_close()
+            obj.handle_close()
+            if self.map.get(entry.fd) is entry.obj:
+                obj.close()
         except PASSTHROUGH:
             raise
         except Exception:
-            entry.obj.handle_error()
-        if self.map.get(entry.fd) is entry.obj:
+            obj.handle_error()
+        if self.map.get(entry.fd) is obj:
             del self.map[entry.fd]
 
     # -- one asyncore pass -----------------------------------------------------------------
 
-    def run_pass(self, timeout: Optional[float], poll_semantics: bool) -> None:
-        """One asyncore pass: sync interest, then one reactor pass."""
-        if (
-            poll_semantics != self.poll_semantics
-            or self._journal
-            or self._dirty
-            or self._polled
-            or self._plain
-        ):
-            self.sync(poll_semantics)
-        self.reactor.run_once(timeout)
-
     def run_passes(self, timeout: Optional[float], poll_semantics: bool, count: Optional[int]) -> None:
-        """``loop()``'s body: passes until the map is empty, ``count`` ran, or a stop. (The same
-        as calling :meth:`run_pass` in a loop, with the lookups hoisted out of it.)"""
+        """``loop()``'s body: passes until the map is empty, ``count`` ran, or a stop.
+
+        One pass: bring interest in step (skipped when nothing can have changed), one reactor
+        pass, and once a second the audit for sockets closed behind the loop's back."""
         reactor = self.reactor
         run_once = reactor.run_once
         sync = self.sync
@@ -338,6 +351,24 @@ class MapBinding:
             ):
                 sync(poll_semantics)
             run_once(timeout)
+            if reactor.pass_time >= self._next_audit:
+                self._audit()
+
+    def _audit(self) -> None:
+        """Drop channels whose socket was closed without ``close()``: epoll forgets a closed
+        descriptor silently, so no event would ever come and ``loop()`` would never return.
+        O(channels), once a second (about 1 ms for 10,000 channels)."""
+        self._next_audit = self.reactor.pass_time + AUDIT_INTERVAL
+        for entry in list(self._entries.values()):
+            sock = getattr(entry.obj, "socket", None)
+            if sock is None or not entry.active:
+                continue
+            try:
+                fileno = sock.fileno()
+            except Exception:
+                fileno = -1
+            if fileno != entry.fd:
+                self._drop_broken(entry, OSError(errno.EBADF, "its socket was closed without close()"))
 
     def registrations(self) -> Dict[Any, int]:
         """``{fd: events}`` as registered with the kernel (for tests and diagnostics)."""
@@ -475,7 +506,7 @@ def poll(timeout: Optional[float] = 0.0, map: Optional[MapType] = None) -> None:
     if map is None:
         map = socket_map
     if map:
-        bind(map).run_pass(timeout, False)
+        bind(map).run_passes(timeout, False, 1)
 
 
 def poll2(timeout: Optional[float] = 0.0, map: Optional[MapType] = None) -> None:
@@ -483,7 +514,7 @@ def poll2(timeout: Optional[float] = 0.0, map: Optional[MapType] = None) -> None
     if map is None:
         map = socket_map
     if map:
-        bind(map).run_pass(timeout, True)
+        bind(map).run_passes(timeout, True, 1)
 
 
 poll3 = poll2

@@ -81,6 +81,8 @@ def compact_traceback() -> Tuple[Tuple[str, str, str], Any, Any, str]:
     return frames[-1], t, v, info
 
 
+_logger = logging.getLogger("asyncore_ng")
+
 _LOG_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
 
 
@@ -105,6 +107,18 @@ class Dispatcher:
     socket: Any
     _fileno: Optional[int]
     _entry: Optional[_Entry] = None  # set by the loop while the channel is in a bound map
+    _reading_paused = False
+    _idle_timeout: Optional[float] = None
+    _idle_timer: Optional[TimerHandle] = None
+    _last_activity = 0.0
+    _accept_delay = 0.0
+    _accept_timer: Optional[TimerHandle] = None
+
+    #: Back-off of a listener whose ``accept()`` fails for lack of descriptors (EMFILE, ENFILE,
+    #: ENOBUFS, ENOMEM): it stops being watched for this long, doubling up to the maximum, and
+    #: is watched again as soon as any channel of its map closes.
+    accept_backoff_initial = 0.05
+    accept_backoff_max = 1.0
 
     def __init__(self, sock: Optional[socket.socket] = None, map: Optional[ChannelMapType] = None):
         self._map = self._default_map() if map is None else map
@@ -197,6 +211,62 @@ class Dispatcher:
         """Run ``callback(*args)`` at the end of the current (or next) loop pass."""
         self.reactor.call_soon(callback, *args)
 
+    # -- flow control and timeouts (beyond the stdlib) -----------------------------------
+
+    def pause_reading(self) -> None:
+        """Stop watching this channel for input until :meth:`resume_reading`, whatever
+        ``readable()`` answers (it is still asked, so per-pass ticks keep running)."""
+        if not self._reading_paused:
+            self._reading_paused = True
+            self.interest_changed()
+
+    def resume_reading(self) -> None:
+        """Undo :meth:`pause_reading`."""
+        if self._reading_paused:
+            self._reading_paused = False
+            self.interest_changed()
+
+    @property
+    def reading_paused(self) -> bool:
+        return self._reading_paused
+
+    def set_idle_timeout(self, seconds: Optional[float]) -> None:
+        """Call :meth:`handle_idle_timeout` when no data has been received or sent for
+        ``seconds`` (``None`` turns it off). Costs one timer per channel, re-armed lazily: data
+        moving only updates a timestamp."""
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        self._idle_timeout = seconds
+        if seconds is not None:
+            if seconds <= 0:
+                raise ValueError(f"idle timeout must be positive, got {seconds!r}")
+            reactor = self.reactor
+            self._last_activity = reactor.time()
+            self._idle_timer = reactor.call_later(seconds, self._check_idle)
+
+    def _note_activity(self) -> None:
+        entry = self._entry
+        self._last_activity = entry.binding.reactor.pass_time if entry is not None else self.reactor.time()
+
+    def _check_idle(self) -> None:
+        self._idle_timer = None
+        timeout = self._idle_timeout
+        if timeout is None or self.socket is None or self._fileno is None:
+            return
+        reactor = self.reactor
+        due = self._last_activity + timeout
+        if reactor.time() >= due:
+            self.handle_idle_timeout()
+        else:
+            self._idle_timer = reactor.call_at(due, self._check_idle)
+
+    def handle_idle_timeout(self) -> None:
+        """Called when the idle timeout expires. The default logs the reason to the
+        ``asyncore_ng`` logger and calls ``handle_close()``."""
+        _logger.info("closing %r: idle for %ss", self, self._idle_timeout)
+        self.handle_close()
+
     # -- socket operations ---------------------------------------------------------------
 
     def create_socket(self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM) -> None:
@@ -257,12 +327,41 @@ class Dispatcher:
         except OSError as why:
             if why.errno in errnos.ACCEPT_NOTHING:
                 return None
+            if why.errno in errnos.DESCRIPTOR_EXHAUSTION:
+                # Retrying at once cannot succeed and would spin: back off (see the class notes)
+                # while established channels go on being served. The connection stays queued.
+                self._back_off_accepting(why)
+                return None
             raise
+        if self._accept_delay:
+            self._accept_delay = 0.0
         return conn, addr
+
+    def _back_off_accepting(self, why: OSError) -> None:
+        first = not self._accept_delay
+        self._accept_delay = delay = min(
+            max(self._accept_delay * 2, self.accept_backoff_initial), self.accept_backoff_max
+        )
+        if first:
+            _logger.warning("%r: accept() failed (%s); pausing accepts for %.2fs", self, why, delay)
+        self.pause_reading()
+        if self._accept_timer is not None:
+            self._accept_timer.cancel()
+        self._accept_timer = self.call_later(delay, self._resume_accepting)
+        entry = self._entry
+        if entry is not None:
+            entry.binding.resume_on_close(self)
+
+    def _resume_accepting(self) -> None:
+        if self._accept_timer is not None:
+            self._accept_timer.cancel()
+            self._accept_timer = None
+        if self.accepting:
+            self.resume_reading()
 
     def send(self, data: Any) -> int:
         try:
-            return self.socket.send(data)  # type: ignore[no-any-return]
+            sent: int = self.socket.send(data)
         except BlockingIOError:
             return 0
         except OSError as why:
@@ -270,6 +369,9 @@ class Dispatcher:
                 self.handle_close()
                 return 0
             raise
+        if self._idle_timeout is not None and sent:
+            self._note_activity()
+        return sent
 
     def recv(self, buffer_size: int) -> bytes:
         try:
@@ -281,12 +383,18 @@ class Dispatcher:
             raise
         if not data:
             self.handle_close()
+        elif self._idle_timeout is not None:
+            self._note_activity()
         return data
 
     def close(self) -> None:
         self.connected = False
         self.accepting = False
         self.connecting = False
+        for timer in (self._idle_timer, self._accept_timer):
+            if timer is not None:
+                timer.cancel()
+        self._idle_timer = self._accept_timer = None
         self.del_channel()
         if self.socket is not None:
             try:
@@ -390,25 +498,51 @@ class DispatcherWithSend(Dispatcher):
     ``out_buffer`` is a ``bytearray``: appends are amortised O(len(data)) and sent bytes are
     removed from the front in O(1) (CPython's bytearray moves its start instead of copying),
     so the cost is linear in the bytes sent however they are split.
+
+    Flow control: when the buffer grows past ``write_high_water`` bytes,
+    :meth:`handle_output_full` is called (once); when it drains to ``write_low_water`` or
+    below, :meth:`handle_output_drained`. Both do nothing by default: a proxy overrides them to
+    ``pause_reading()``/``resume_reading()`` the channel it copies from, so a slow reader
+    cannot grow its memory without bound (examples/proxy.py).
+
+    End of input with output still queued (the peer shut down its side but still reads): the
+    default ``handle_close`` stops reading, delivers what is queued, then closes, instead of
+    dropping it.
     """
 
     #: Most bytes handed to one ``socket.send`` call.
     send_chunk_size = 256 * 1024
+    #: Buffered bytes above which :meth:`handle_output_full` is called.
+    write_high_water = 1024 * 1024
+    #: Buffered bytes at or below which :meth:`handle_output_drained` is called after it.
+    write_low_water = 256 * 1024
+
+    _output_full = False
+    _closing_after_flush = False
 
     def __init__(self, sock: Optional[socket.socket] = None, map: Optional[ChannelMapType] = None):
         super().__init__(sock, map)
         self.out_buffer = bytearray()
 
+    def handle_output_full(self) -> None:
+        """The output buffer went above ``write_high_water``. Override to apply back-pressure."""
+
+    def handle_output_drained(self) -> None:
+        """The output buffer fell to ``write_low_water`` after being full."""
+
     def _send_some(self, data: Any) -> int:
         """Hand ``data`` to the socket: the bytes it took, or -1 when the peer is gone."""
         try:
-            return self.socket.send(data)  # type: ignore[no-any-return]
+            sent: int = self.socket.send(data)
         except BlockingIOError:
             return 0
         except OSError as why:
             if why.errno in errnos.DISCONNECTED:
                 return -1
             raise
+        if self._idle_timeout is not None and sent:
+            self._note_activity()
+        return sent
 
     def initiate_send(self) -> None:
         buf = self.out_buffer
@@ -422,10 +556,17 @@ class DispatcherWithSend(Dispatcher):
             with memoryview(buf) as view, view[: self.send_chunk_size] as head:
                 sent = self._send_some(head)
         if sent < 0:
+            del buf[:]  # the peer is gone: what is queued can never be delivered
             self.handle_close()
         elif sent:
             del buf[:sent]
+            if self._output_full and len(buf) <= self.write_low_water:
+                self._output_full = False
+                self.handle_output_drained()
             if not buf:
+                if self._closing_after_flush:
+                    self.close()
+                    return
                 self.interest_changed()
 
     def handle_write(self) -> None:
@@ -442,17 +583,31 @@ class DispatcherWithSend(Dispatcher):
         if buf:  # data is already waiting: queue behind it, keeping the order
             buf += data
             self.initiate_send()
-            return
-        # Nothing queued: offer the data to the socket directly and buffer only what it left.
-        sent = self._send_some(data)
-        if sent < 0:
-            self.handle_close()
-            return
-        size = data.nbytes if isinstance(data, memoryview) else len(data)
-        if sent < size:
+        else:
+            # Nothing queued: offer the data to the socket directly and buffer only the rest.
+            sent = self._send_some(data)
+            if sent < 0:
+                self.handle_close()
+                return
+            size = data.nbytes if isinstance(data, memoryview) else len(data)
+            if sent >= size:
+                return
             with memoryview(data) as view, view.cast("B") as flat:
                 buf += flat[sent:]
             self.interest_changed()
+        if not self._output_full and len(self.out_buffer) > self.write_high_water:
+            self._output_full = True
+            self.handle_output_full()
+
+    def handle_close(self) -> None:
+        if self.out_buffer and self.connected and not self._closing_after_flush:
+            # Input ended but output is queued: the peer may only have shut down its sending
+            # side. Deliver, then close; a peer that is really gone fails the next send, which
+            # closes at once.
+            self._closing_after_flush = True
+            self.pause_reading()
+            return
+        super().handle_close()
 
 
 class FileWrapper:

@@ -86,6 +86,8 @@ class Reactor:
         self._watches: Dict[int, Watch] = {}
         self._always_ready: Dict[int, Watch] = {}  # descriptors the backend cannot poll
         self._thread: Optional[int] = None  # ident of the thread inside run_once
+        #: The clock when the current pass's wait ended (activity stamps, idle timeouts).
+        self.pass_time = clock()
         self._stopping = False
         self.closed = False
         self.exception_handler: ExceptionHandler = _log_exception
@@ -225,6 +227,7 @@ class Reactor:
                             wait = until
             # 2. Select. Collect every event before dispatching any (see the module notes).
             events = self._poller.poll(wait)
+            self.pass_time = self.clock()
             if events or self._always_ready:
                 watches = self._watches
                 ready: List[Tuple[Optional[Watch], int, int]] = [
@@ -242,8 +245,13 @@ class Reactor:
             # 4. Fire due timers.
             if timers._heap:
                 now = self.clock()
-                for handle in timers.pop_due(now):
-                    self._guarded(timers.run, handle, now)
+                due = timers.pop_due(now)
+                for i, handle in enumerate(due):
+                    try:
+                        self._guarded(timers.run, handle, now)
+                    except BaseException:
+                        timers.requeue(due[i + 1 :])  # Ctrl-C in a timer: the rest stay scheduled
+                        raise
             # 5. Run the callbacks queued so far (not those they queue: next pass).
             if self._ready:
                 for _ in range(len(self._ready)):

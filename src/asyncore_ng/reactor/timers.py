@@ -105,6 +105,13 @@ class TimerQueue:
                 due.append(handle)
         return due
 
+    def requeue(self, handles: List[TimerHandle]) -> None:
+        """Put back due handles that were popped but not run (the pass was interrupted)."""
+        for handle in handles:
+            if not handle.cancelled:
+                heapq.heappush(self._heap, (handle.when, next(self._seq), handle))
+                handle._queue = self
+
     def run(self, handle: TimerHandle, now: float) -> None:
         """Run one due handle, re-pushing it first if it repeats (so it may cancel itself).
 
