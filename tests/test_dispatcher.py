@@ -580,3 +580,39 @@ def test_connect_errors_other_than_in_progress_raise(tmp_path: Any) -> None:
         d.connect(str(tmp_path / "nobody-listens-here"))
     assert info.value.errno == errno.ENOENT
     d.close()
+
+
+# -- state assigned by hand is noticed --------------------------------------------------------
+
+
+def test_out_buffer_assigned_by_hand_from_a_timer_is_sent(use_poll: bool) -> None:
+    """Legacy code assigns out_buffer (bytes) directly, even from outside its handlers; the
+    loop must notice without being asked (writable() is not polled for library classes)."""
+    a, b = socket.socketpair()
+    ch = asyncore.dispatcher_with_send(a)
+    asyncore.loop(timeout=0, count=2, use_poll=use_poll)  # registered, nothing to write
+    ch.call_later(0.01, lambda: setattr(ch, "out_buffer", ch.out_buffer + b"by hand"))
+    b.setblocking(False)
+    got = bytearray()
+
+    def arrived() -> bool:
+        try:
+            got.extend(b.recv(100))
+        except BlockingIOError:
+            pass
+        return bytes(got) == b"by hand"
+
+    run_until(arrived, use_poll=use_poll)
+    assert isinstance(ch.out_buffer, bytearray)
+    b.close()
+
+
+def test_class_attribute_shadowing_connected_falls_back_to_asking_every_pass() -> None:
+    class OldStyle(asyncore.dispatcher_with_send):
+        connected = False  # plain class attribute: assignments would not notify
+
+    a, b = socket.socketpair()
+    ch = OldStyle(a)
+    assert not channels._is_stateful(ch)
+    assert channels._is_stateful(asyncore.dispatcher_with_send(b))
+    asyncore.close_all()

@@ -121,13 +121,22 @@ class _Entry:
         self.dirty = False  # queued for a predicate check
         self.watch: Any = None
 
+    # The dispatch callbacks. No predicate check is queued after a dispatch: a channel with
+    # marked predicates announces its changes (the state they read notifies on assignment), and
+    # one without is asked every pass anyway.
+
     def on_select(self, bits: int) -> None:
         """Dispatch with select semantics: read, write, exceptional, each skipped once the
         channel has left the map (a handler may close it)."""
         obj = self.obj
         interest = self.watch.events
         if bits & (READ | ERR | HUP) and interest & READ:
-            read(obj)
+            try:  # read(obj), inlined: this is the hottest line of the library
+                obj.handle_read_event()
+            except PASSTHROUGH:
+                raise
+            except BaseException:
+                obj.handle_error()
         if bits & ~READ:
             in_map = self.binding.map.get
             fd = self.fd
@@ -137,18 +146,10 @@ class _Entry:
                 _exception(obj)
             if bits & NVAL and in_map(fd) is obj:
                 readwrite(obj, NVAL)
-        # Whatever the handlers did, this channel's predicates are asked again before the next
-        # wait: its own handlers are where unannounced state changes happen.
-        if self.active and not self.dirty:
-            self.dirty = True
-            self.binding._dirty.append(self)
 
     def on_poll(self, bits: int) -> None:
         """Dispatch with poll semantics: the raw bits go to ``readwrite``."""
         readwrite(self.obj, bits)
-        if self.active and not self.dirty:
-            self.dirty = True
-            self.binding._dirty.append(self)
 
 
 _stateful_types: Dict[type, bool] = {}
@@ -158,7 +159,13 @@ def _is_stateful(obj: Any) -> bool:
     cls = type(obj)
     known = _stateful_types.get(cls)
     if known is None:
-        known = _stateful_types[cls] = isinstance(obj, Dispatcher) and predicates_are_stateful(cls)
+        known = _stateful_types[cls] = (
+            isinstance(obj, Dispatcher)
+            and predicates_are_stateful(cls)
+            # a class attribute shadowing the notifying properties would hide assignments
+            and cls.connected is Dispatcher.connected
+            and cls.accepting is Dispatcher.accepting
+        )
     return known
 
 

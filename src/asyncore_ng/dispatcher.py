@@ -24,6 +24,7 @@ import socket
 import sys
 import warnings
 from errno import errorcode
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, TypeVar
 
 from . import errnos
@@ -95,8 +96,6 @@ class Dispatcher:
     """
 
     debug = False
-    connected = False
-    accepting = False
     connecting = False
     closing = False
     addr: Any = None
@@ -119,6 +118,25 @@ class Dispatcher:
     #: is watched again as soon as any channel of its map closes.
     accept_backoff_initial = 0.05
     accept_backoff_max = 1.0
+
+    # ``connected`` and ``accepting`` feed the library's predicates (and the loop's "accepting
+    # sockets are never watched for writing"), so assigning them, from anywhere, tells the loop.
+    # Reads go through a C-level getter; only assignments run Python code.
+    _connected = False
+    _accepting = False
+
+    def _set_connected(self, value: bool) -> None:
+        if value != self._connected:
+            self._connected = value
+            self.interest_changed()
+
+    def _set_accepting(self, value: bool) -> None:
+        if value != self._accepting:
+            self._accepting = value
+            self.interest_changed()
+
+    connected = property(attrgetter("_connected"), _set_connected)
+    accepting = property(attrgetter("_accepting"), _set_accepting)
 
     def __init__(self, sock: Optional[socket.socket] = None, map: Optional[ChannelMapType] = None):
         self._map = self._default_map() if map is None else map
@@ -298,7 +316,6 @@ class Dispatcher:
 
     def listen(self, num: int = socket.SOMAXCONN) -> None:
         self.accepting = True
-        self.interest_changed()
         return self.socket.listen(num)  # type: ignore[no-any-return]
 
     def bind(self, addr: Any) -> None:
@@ -308,7 +325,6 @@ class Dispatcher:
     def connect(self, address: Any) -> None:
         self.connected = False
         self.connecting = True
-        self.interest_changed()
         err = self.socket.connect_ex(address)
         if err in errnos.CONNECT_PENDING or (err == errno.EINVAL and os.name == "nt"):
             self.addr = address
@@ -522,7 +538,15 @@ class DispatcherWithSend(Dispatcher):
 
     def __init__(self, sock: Optional[socket.socket] = None, map: Optional[ChannelMapType] = None):
         super().__init__(sock, map)
-        self.out_buffer = bytearray()
+        self._out_buffer = bytearray()
+
+    def _set_out_buffer(self, value: Any) -> None:
+        # Code written for the stdlib assigns bytes (out_buffer = out_buffer + data): keep a
+        # bytearray, and tell the loop, since writable() reads it.
+        self._out_buffer = value if type(value) is bytearray else bytearray(value)
+        self.interest_changed()
+
+    out_buffer = property(attrgetter("_out_buffer"), _set_out_buffer)
 
     def handle_output_full(self) -> None:
         """The output buffer went above ``write_high_water``. Override to apply back-pressure."""
@@ -545,9 +569,7 @@ class DispatcherWithSend(Dispatcher):
         return sent
 
     def initiate_send(self) -> None:
-        buf = self.out_buffer
-        if type(buf) is not bytearray:  # code that assigns bytes to out_buffer, as it could before
-            buf = self.out_buffer = bytearray(buf)
+        buf = self._out_buffer
         if len(buf) <= self.send_chunk_size:
             sent = self._send_some(buf)
         else:
@@ -574,33 +596,41 @@ class DispatcherWithSend(Dispatcher):
 
     @state_predicate
     def writable(self) -> bool:
-        return (not self.connected) or len(self.out_buffer) > 0
+        return (not self._connected) or len(self._out_buffer) > 0
 
     def send(self, data: Any) -> None:  # type: ignore[override]
         if self.debug:
             self.log_info(f"sending {data!r}")
-        buf = self.out_buffer
+        buf = self._out_buffer
         if buf:  # data is already waiting: queue behind it, keeping the order
             buf += data
             self.initiate_send()
         else:
             # Nothing queued: offer the data to the socket directly and buffer only the rest.
-            sent = self._send_some(data)
-            if sent < 0:
+            # (_send_some, inlined on this hot path.)
+            try:
+                sent = self.socket.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError as why:
+                if why.errno not in errnos.DISCONNECTED:
+                    raise
                 self.handle_close()
                 return
+            if sent and self._idle_timeout is not None:
+                self._note_activity()
             size = data.nbytes if isinstance(data, memoryview) else len(data)
             if sent >= size:
                 return
             with memoryview(data) as view, view.cast("B") as flat:
                 buf += flat[sent:]
             self.interest_changed()
-        if not self._output_full and len(self.out_buffer) > self.write_high_water:
+        if not self._output_full and len(self._out_buffer) > self.write_high_water:
             self._output_full = True
             self.handle_output_full()
 
     def handle_close(self) -> None:
-        if self.out_buffer and self.connected and not self._closing_after_flush:
+        if self._out_buffer and self._connected and not self._closing_after_flush:
             # Input ended but output is queued: the peer may only have shut down its sending
             # side. Deliver, then close; a peer that is really gone fails the next send, which
             # closes at once.
