@@ -6,6 +6,7 @@ that the map and the kernel registrations stay consistent.
 
 from __future__ import annotations
 
+import asynchat
 import asyncore
 import os
 import signal
@@ -119,38 +120,25 @@ def test_reset_in_the_middle_of_a_large_write_closes_cleanly(capsys: Any) -> Non
 
 
 def test_half_close_peer_still_gets_everything_queued() -> None:
-    """The client sends a lot, shuts down its sending side, and reads: every byte must come
-    back, even what was still queued in the server when its EOF arrived."""
-    server = EchoServer()
-    client = socket.create_connection(server.address)
+    """The client sends a lot without reading, shuts down its sending side, then reads: every
+    byte must come back, although most of it was still queued in the server at its EOF."""
+
+    class SmallBuffers(Echo):
+        def __init__(self, sock: socket.socket) -> None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32 * 1024)  # output queues up
+            super().__init__(sock)
+
+    server = EchoServer(SmallBuffers)
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+    client.connect(server.address)
     payload = os.urandom(6 * 1024 * 1024)
-    client.setblocking(False)
-    sent = 0
-    got = bytearray()
-
-    def pump() -> bool:
-        nonlocal sent
-        try:
-            while sent < len(payload):
-                sent += client.send(payload[sent : sent + 65536])
-        except BlockingIOError:
-            pass
-        if sent == len(payload):
-            try:
-                client.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-        try:
-            while True:
-                chunk = client.recv(1 << 20)
-                if not chunk:
-                    return True
-                got.extend(chunk)
-        except BlockingIOError:
-            return False
-
-    run_until(pump, timeout=30)
-    assert bytes(got) == payload
+    sender = threading.Thread(target=lambda: (client.sendall(payload), client.shutdown(socket.SHUT_WR)))
+    sender.start()
+    run_until(lambda: not sender.is_alive(), timeout=30)
+    sender.join()
+    assert server.channels[0].out_buffer  # the EOF found output queued
+    assert recv_exactly(client, len(payload) + 1) == payload  # +1: also wait for the close
     client.close()
     run_until(lambda: len(asyncore.socket_map) == 1)  # only the listener is left
 
@@ -525,3 +513,58 @@ def test_cross_thread_close_of_a_busy_channel() -> None:
     assert registrations_match_map()
     client.close()
     assert open_fds() > 0
+
+
+class LineEcho(asynchat.async_chat):
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32 * 1024)  # make output queue up
+        super().__init__(sock)
+        self.set_terminator(b"\n")
+        self.parts: List[bytes] = []
+
+    def collect_incoming_data(self, data: bytes) -> None:
+        self.parts.append(bytes(data))
+
+    def found_terminator(self) -> None:
+        line = b"".join(self.parts)
+        self.parts = []
+        self.push(line * 50 + b"\n")  # answers are bigger than questions: output queues up
+
+
+def test_async_chat_half_close_peer_still_gets_every_answer() -> None:
+    server = EchoServer(LineEcho)
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+    client.connect(server.address)
+    questions = [b"%06d" % i for i in range(20000)]
+    client.sendall(b"".join(q + b"\n" for q in questions))
+    client.shutdown(socket.SHUT_WR)  # all asked: the answers must still all come
+    wanted = b"".join(q * 50 + b"\n" for q in questions)
+    assert recv_exactly(client, len(wanted) + 1) == wanted  # +1: also wait for the close
+    client.close()
+
+
+def test_async_chat_output_marks_call_the_flow_control_hooks() -> None:
+    events: List[str] = []
+
+    class Watched(asynchat.async_chat):
+        write_high_water = 100_000
+        write_low_water = 10_000
+
+        def handle_output_full(self) -> None:
+            events.append("full")
+
+        def handle_output_drained(self) -> None:
+            events.append("drained")
+
+    a, b = socket.socketpair()
+    chat = Watched(a)
+    chat.set_terminator(b"\n")
+    for _ in range(100):
+        chat.push(b"x" * 10_000)  # the peer reads nothing yet
+    assert events == ["full"]
+    got = recv_exactly(b, 1_000_000)
+    assert len(got) == 1_000_000
+    assert events == ["full", "drained"]
+    chat.close()
+    b.close()

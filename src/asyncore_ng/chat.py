@@ -28,7 +28,7 @@ import socket
 import weakref
 from typing import Callable, Iterable, List, Optional, Union
 
-from .dispatcher import ChannelMapType, Dispatcher, state_predicate
+from .dispatcher import BufferedOutput, ChannelMapType, state_predicate
 from .framing import InputFramer, InputOverflow
 from .producers import CLOSE, Buffer, Entry, OutputQueue, Producer
 
@@ -53,7 +53,7 @@ def _announcer(chat: AsyncChat) -> Callable[[], None]:
     return announce
 
 
-class AsyncChat(Dispatcher):
+class AsyncChat(BufferedOutput):
     """The engine's ``asynchat.async_chat``; see the asynchat documentation for each member.
 
     Subclass it and define ``collect_incoming_data`` and ``found_terminator``.  Extras beyond the
@@ -82,6 +82,9 @@ class AsyncChat(Dispatcher):
         self._framer = InputFramer()
         self.incoming: List[bytes] = []
         self._producer_fifo = OutputQueue(on_change=_announcer(self))
+        self._queued_bytes = 0  # bytes pushed and not yet sent (for the flow-control marks)
+        # push() may send directly unless a subclass changed how sending is done.
+        self._direct_push = type(self).initiate_send is AsyncChat.initiate_send
         super().__init__(sock, map)
 
     # -- buffers as the stdlib exposed them -----------------------------------------------------
@@ -215,9 +218,33 @@ class AsyncChat(Dispatcher):
         """Queue bytes-like ``data`` and try to send; ``TypeError`` for anything else.
 
         Data longer than ``ac_out_buffer_size`` is queued as zero-copy views of that size.
+        Pushed bytes count toward the flow-control marks (:class:`BufferedOutput`; data
+        appended to ``producer_fifo`` directly and producers' output do not).
         """
-        self._producer_fifo.push(data, self.ac_out_buffer_size)
-        self.initiate_send()
+        fifo = self._producer_fifo
+        tried = False
+        if not fifo and type(data) is bytes and self._connected and self._direct_push:
+            tried = True
+            # Nothing queued: hand the data to send() at once, as initiate_send would, and queue
+            # only what it leaves. The queue then never fills and empties for a message that
+            # goes out whole, so the loop is not told of two interest changes that cancel out.
+            head = (
+                data if len(data) <= self.ac_out_buffer_size else memoryview(data)[: self.ac_out_buffer_size]
+            )
+            try:
+                sent = self.send(head)
+            except OSError:
+                self.handle_error()
+                return
+            if sent >= len(data):
+                return
+            if sent:
+                data = memoryview(data)[sent:]
+        fifo.push(data, self.ac_out_buffer_size)
+        self._queued_bytes += len(data)
+        self._output_grew(self._queued_bytes)
+        if not tried:  # (when tried, the socket has just taken all it would)
+            self.initiate_send()
 
     def push_with_producer(self, producer: Union[Producer, Buffer]) -> None:
         """Queue a producer (``more()`` is called until it returns ``b""``) and try to send."""
@@ -238,6 +265,7 @@ class AsyncChat(Dispatcher):
         if chunk is None:
             return
         if chunk is CLOSE:
+            self._closing_after_flush = True  # the marker itself: close now, whatever follows
             self.handle_close()
             return
         try:
@@ -247,6 +275,9 @@ class AsyncChat(Dispatcher):
             return
         if sent:
             fifo.consume(sent)
+            if self._queued_bytes:
+                self._queued_bytes = max(0, self._queued_bytes - sent)
+                self._output_shrank(self._queued_bytes)
 
     def discard_buffers(self) -> None:
         """Drop all buffered input and output (emergencies only)."""
@@ -254,6 +285,8 @@ class AsyncChat(Dispatcher):
         self._framer.end_message()
         del self.incoming[:]
         self._producer_fifo.clear()
+        self._queued_bytes = 0
+        self._output_shrank(0)
 
     # -- dispatcher events ------------------------------------------------------------------------
 
@@ -261,7 +294,14 @@ class AsyncChat(Dispatcher):
         self.initiate_send()
 
     def handle_close(self) -> None:
+        # End of input with output queued: deliver it, then close (BufferedOutput).
+        if self._flush_before_close():
+            self._producer_fifo.append(None)
+            return
         self.close()
+
+    def _has_queued_output(self) -> bool:
+        return bool(self._producer_fifo)
 
     @state_predicate
     def readable(self) -> bool:

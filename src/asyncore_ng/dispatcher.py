@@ -508,33 +508,69 @@ class Dispatcher:
         self.close()
 
 
-class DispatcherWithSend(Dispatcher):
-    """A dispatcher whose ``send`` buffers what the socket does not take at once.
+class BufferedOutput(Dispatcher):
+    """What channels that queue output share (``DispatcherWithSend``, ``AsyncChat``).
 
-    ``out_buffer`` is a ``bytearray``: appends are amortised O(len(data)) and sent bytes are
-    removed from the front in O(1) (CPython's bytearray moves its start instead of copying),
-    so the cost is linear in the bytes sent however they are split.
-
-    Flow control: when the buffer grows past ``write_high_water`` bytes,
+    Flow control: when queued output grows past ``write_high_water`` bytes,
     :meth:`handle_output_full` is called (once); when it drains to ``write_low_water`` or
     below, :meth:`handle_output_drained`. Both do nothing by default: a proxy overrides them to
     ``pause_reading()``/``resume_reading()`` the channel it copies from, so a slow reader
     cannot grow its memory without bound (examples/proxy.py).
 
-    End of input with output still queued (the peer shut down its side but still reads): the
-    default ``handle_close`` stops reading, delivers what is queued, then closes, instead of
-    dropping it.
+    End of input with output still queued (the peer shut down its sending side but still
+    reads): the default ``handle_close`` stops reading, delivers what is queued, then closes,
+    instead of dropping it. A peer that is really gone fails the next send, which closes at
+    once.
     """
 
-    #: Most bytes handed to one ``socket.send`` call.
-    send_chunk_size = 256 * 1024
-    #: Buffered bytes above which :meth:`handle_output_full` is called.
+    #: Queued bytes above which :meth:`handle_output_full` is called.
     write_high_water = 1024 * 1024
-    #: Buffered bytes at or below which :meth:`handle_output_drained` is called after it.
+    #: Queued bytes at or below which :meth:`handle_output_drained` is called after it.
     write_low_water = 256 * 1024
 
     _output_full = False
     _closing_after_flush = False
+
+    def handle_output_full(self) -> None:
+        """Queued output went above ``write_high_water``. Override to apply back-pressure."""
+
+    def handle_output_drained(self) -> None:
+        """Queued output fell to ``write_low_water`` after being full."""
+
+    def _output_grew(self, queued: int) -> None:
+        if not self._output_full and queued > self.write_high_water:
+            self._output_full = True
+            self.handle_output_full()
+
+    def _output_shrank(self, queued: int) -> None:
+        if self._output_full and queued <= self.write_low_water:
+            self._output_full = False
+            self.handle_output_drained()
+
+    def _has_queued_output(self) -> bool:
+        raise NotImplementedError
+
+    def _flush_before_close(self) -> bool:
+        """At end of input: with output queued and the connection up, stop reading and let
+        the output go first. True if so (the caller then closes when it is sent)."""
+        if self._closing_after_flush or not self._connected or not self._has_queued_output():
+            return False
+        self._closing_after_flush = True
+        self.pause_reading()
+        return True
+
+
+class DispatcherWithSend(BufferedOutput):
+    """A dispatcher whose ``send`` buffers what the socket does not take at once.
+
+    ``out_buffer`` is a ``bytearray``: appends are amortised O(len(data)) and sent bytes are
+    removed from the front in O(1) (CPython's bytearray moves its start instead of copying),
+    so the cost is linear in the bytes sent however they are split. Flow control and
+    flush-before-close: see :class:`BufferedOutput`.
+    """
+
+    #: Most bytes handed to one ``socket.send`` call.
+    send_chunk_size = 256 * 1024
 
     def __init__(self, sock: Optional[socket.socket] = None, map: Optional[ChannelMapType] = None):
         super().__init__(sock, map)
@@ -548,11 +584,8 @@ class DispatcherWithSend(Dispatcher):
 
     out_buffer = property(attrgetter("_out_buffer"), _set_out_buffer)
 
-    def handle_output_full(self) -> None:
-        """The output buffer went above ``write_high_water``. Override to apply back-pressure."""
-
-    def handle_output_drained(self) -> None:
-        """The output buffer fell to ``write_low_water`` after being full."""
+    def _has_queued_output(self) -> bool:
+        return len(self._out_buffer) > 0
 
     def _send_some(self, data: Any) -> int:
         """Hand ``data`` to the socket: the bytes it took, or -1 when the peer is gone."""
@@ -582,9 +615,7 @@ class DispatcherWithSend(Dispatcher):
             self.handle_close()
         elif sent:
             del buf[:sent]
-            if self._output_full and len(buf) <= self.write_low_water:
-                self._output_full = False
-                self.handle_output_drained()
+            self._output_shrank(len(buf))
             if not buf:
                 if self._closing_after_flush:
                     self.close()
@@ -625,19 +656,11 @@ class DispatcherWithSend(Dispatcher):
             with memoryview(data) as view, view.cast("B") as flat:
                 buf += flat[sent:]
             self.interest_changed()
-        if not self._output_full and len(self._out_buffer) > self.write_high_water:
-            self._output_full = True
-            self.handle_output_full()
+        self._output_grew(len(self._out_buffer))
 
     def handle_close(self) -> None:
-        if self._out_buffer and self._connected and not self._closing_after_flush:
-            # Input ended but output is queued: the peer may only have shut down its sending
-            # side. Deliver, then close; a peer that is really gone fails the next send, which
-            # closes at once.
-            self._closing_after_flush = True
-            self.pause_reading()
-            return
-        super().handle_close()
+        if not self._flush_before_close():
+            super().handle_close()
 
 
 class FileWrapper:
