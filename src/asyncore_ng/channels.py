@@ -39,6 +39,11 @@ from .reactor import ERR, HUP, NVAL, PRI, READ, WRITE, Reactor
 
 logger = logging.getLogger("asyncore_ng")
 
+# Bits that count as "readable" under select semantics (select reports errors and hang-ups as
+# readable), and everything else; folded once, since the dispatch below is the hottest code.
+_READABLE = READ | ERR | HUP
+_NOT_READ = ~READ
+
 MapType = Dict[Any, Any]
 
 #: Seconds between two audits of a map for sockets closed behind the loop's back.
@@ -130,14 +135,14 @@ class _Entry:
         channel has left the map (a handler may close it)."""
         obj = self.obj
         interest = self.watch.events
-        if bits & (READ | ERR | HUP) and interest & READ:
+        if bits & _READABLE and interest & READ:
             try:  # read(obj), inlined: this is the hottest line of the library
                 obj.handle_read_event()
             except PASSTHROUGH:
                 raise
             except BaseException:
                 obj.handle_error()
-        if bits & ~READ:
+        if bits & _NOT_READ:
             in_map = self.binding.map.get
             fd = self.fd
             if bits & (WRITE | ERR | HUP) and interest & WRITE and in_map(fd) is obj:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import socket
 import weakref
-from typing import Callable, Iterable, List, Optional, Union
+from typing import Callable, Iterable, List, Optional, Tuple, Union
 
 from .dispatcher import BufferedOutput, ChannelMapType, state_predicate
 from .framing import InputFramer, InputOverflow
@@ -85,6 +85,9 @@ class AsyncChat(BufferedOutput):
         self._queued_bytes = 0  # bytes pushed and not yet sent (for the flow-control marks)
         # push() may send directly unless a subclass changed how sending is done.
         self._direct_push = type(self).initiate_send is AsyncChat.initiate_send
+        # handle_read may frame without the framer unless get_terminator is overridden.
+        self._plain_terminator = type(self).get_terminator is AsyncChat.get_terminator
+        self._unframed: Optional[Tuple[bytes, int]] = None
         super().__init__(sock, map)
 
     # -- buffers as the stdlib exposed them -----------------------------------------------------
@@ -114,6 +117,9 @@ class AsyncChat(BufferedOutput):
         Between reads this is at most a possible beginning of the terminator.  Assigning
         replaces them (``b""`` discards them), also from inside ``found_terminator``.
         """
+        if self._unframed is not None:  # inside found_terminator, on the fast path
+            data, pos = self._unframed
+            return data[pos:]
         return self._framer.pending
 
     @ac_in_buffer.setter
@@ -172,11 +178,30 @@ class AsyncChat(BufferedOutput):
         if isinstance(data, str) and self.use_encoding:
             data = data.encode(self.encoding)
         framer = self._framer
+        if (
+            type(data) is bytes
+            and framer.drained()
+            and self._plain_terminator
+            and self.ac_in_buffer_limit is None
+        ):
+            rest = self._frame_whole_messages(data)
+            if not rest:
+                # None: found_terminator replaced the pending input: frame what it put there
+                if rest is None and not framer.drained():
+                    self._frame_pending(True)
+                return
+            more = framer.feed(rest)
+        else:
+            more = framer.feed(data)
+        self._frame_pending(more)
+
+    def _frame_pending(self, more: bool) -> None:
+        """Frame what the framer holds, step by step (see the module docstring)."""
+        framer = self._framer
         next_step = framer.next_step
         limit = self.ac_in_buffer_limit
         # The hooks are looked up at every step, not bound once: programs swap them (and the
         # terminator) inside found_terminator.
-        more = framer.feed(data)
         while more:
             terminator = self.get_terminator()
             try:
@@ -194,6 +219,35 @@ class AsyncChat(BufferedOutput):
                 self.terminator = 0 if found else self.terminator - len(data)  # type: ignore[operator]
             if found:
                 self.found_terminator()
+
+    def _frame_whole_messages(self, data: bytes) -> Optional[bytes]:
+        """The common case, without the framer: a bytes terminator, nothing pending, no limit.
+        Hands out every message ``data`` completes (the same calls the framer would make) and
+        returns the rest for the framer: from the first point where the terminator is not
+        bytes, or not in the rest. ``None`` if ``found_terminator`` replaced the pending input
+        (assigned ``ac_in_buffer``, called ``discard_buffers``): the framer holds it now."""
+        framer = self._framer
+        generation = framer.generation
+        pos = 0
+        end = len(data)
+        try:
+            while pos < end:
+                terminator = self.terminator
+                if type(terminator) is not bytes or not terminator:
+                    break
+                index = data.find(terminator, pos)
+                if index < 0:
+                    break
+                if index > pos:
+                    self.collect_incoming_data(data[pos:index])
+                pos = index + len(terminator)
+                self._unframed = (data, pos)  # what ac_in_buffer reads meanwhile
+                self.found_terminator()
+                if framer.generation != generation:
+                    return None
+        finally:
+            self._unframed = None
+        return data[pos:] if pos else data
 
     def handle_input_overflow(self) -> None:
         """Called when a message grows past ``ac_in_buffer_limit`` without its terminator.

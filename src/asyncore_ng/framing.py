@@ -134,7 +134,7 @@ class InputFramer:
     and the costs.  Not thread-safe (one channel, one thread).
     """
 
-    __slots__ = ("_buf", "_message_length", "_pos", "_search_from", "_search_term", "_stalled")
+    __slots__ = ("_buf", "_message_length", "_pos", "_search_from", "_search_term", "_stalled", "generation")
 
     def __init__(self) -> None:
         # Received bytes not yet handed out are self._buf[self._pos:].  The
@@ -151,6 +151,12 @@ class InputFramer:
         self._search_from = 0
         self._stalled = False
         self._message_length = 0
+        #: Counts ``reset`` calls: lets a caller notice that the pending bytes were replaced.
+        self.generation = 0
+
+    def drained(self) -> bool:
+        """Whether every received byte has been handed out (nothing pending)."""
+        return self._pos >= len(self._buf)
 
     def __len__(self) -> int:
         """Number of received bytes not handed out yet."""
@@ -197,6 +203,7 @@ class InputFramer:
         self._search_term = None
         self._search_from = 0
         self._stalled = False
+        self.generation += 1
 
     def end_message(self) -> None:
         """Start counting a new message for the limit, as a found terminator does."""
