@@ -21,6 +21,7 @@ from typing import Any, List, Optional
 
 import pytest
 from conftest import open_fds, run_until
+from test_soak import chat_echo_class
 
 import asyncore_ng
 from asyncore_ng import channels
@@ -515,20 +516,16 @@ def test_cross_thread_close_of_a_busy_channel() -> None:
     assert open_fds() > 0
 
 
-class LineEcho(asynchat.async_chat):
+class LineEcho(chat_echo_class()):  # type: ignore[misc]
+    """The soak's line echo, with answers 50 times the question and a small send buffer, so
+    that output queues up."""
+
     def __init__(self, sock: socket.socket) -> None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32 * 1024)  # make output queue up
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32 * 1024)
         super().__init__(sock)
-        self.set_terminator(b"\n")
-        self.parts: List[bytes] = []
 
-    def collect_incoming_data(self, data: bytes) -> None:
-        self.parts.append(bytes(data))
-
-    def found_terminator(self) -> None:
-        line = b"".join(self.parts)
-        self.parts = []
-        self.push(line * 50 + b"\n")  # answers are bigger than questions: output queues up
+    def push(self, data: bytes) -> None:
+        super().push(data[:-1] * 50 + b"\n")
 
 
 def test_async_chat_half_close_peer_still_gets_every_answer() -> None:

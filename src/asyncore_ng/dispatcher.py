@@ -91,8 +91,10 @@ class Dispatcher:
     """The engine's asyncore ``dispatcher``; see the asyncore documentation for each member.
 
     Extras beyond the stdlib: :meth:`interest_changed`, :attr:`reactor`, :meth:`call_later`,
-    :meth:`call_at`, :meth:`call_soon`, and :attr:`logger` (when set, ``log_info`` goes to it
-    instead of standard output).
+    :meth:`call_at`, :meth:`call_soon`, :meth:`pause_reading`/:meth:`resume_reading`,
+    :meth:`set_idle_timeout`/:meth:`handle_idle_timeout`, the listener's back-off on descriptor
+    exhaustion (``accept_backoff_initial``/``accept_backoff_max``), and :attr:`logger` (when
+    set, ``log_info`` goes to it instead of standard output).
     """
 
     debug = False
@@ -588,7 +590,10 @@ class DispatcherWithSend(BufferedOutput):
         return len(self._out_buffer) > 0
 
     def _send_some(self, data: Any) -> int:
-        """Hand ``data`` to the socket: the bytes it took, or -1 when the peer is gone."""
+        """Hand ``data`` to the socket: the bytes it took, or -1 when the peer is gone.
+
+        ``Dispatcher.send`` without its ``handle_close``: that must wait until the views of
+        ``out_buffer`` handed to the socket are released (user code may touch the buffer)."""
         try:
             sent: int = self.socket.send(data)
         except BlockingIOError:
