@@ -396,7 +396,7 @@ def test_ctrl_c_leaves_loop_consistent_and_loop_can_run_again(where: str, use_po
 # -- flow control -------------------------------------------------------------------------------
 
 
-def test_proxy_memory_stays_bounded_for_a_slow_reader() -> None:
+def test_proxy_memory_stays_bounded_for_a_slow_reader(capsys: Any) -> None:
     sys.path.insert(0, os.path.join(ROOT, "examples"))
     try:
         import proxy
@@ -438,6 +438,8 @@ def test_proxy_memory_stays_bounded_for_a_slow_reader() -> None:
     run_until(step, timeout=120, pass_timeout=0.01)
     assert bytes(checksum_in) == block[: len(checksum_in)]
     limit = proxy.Side.write_high_water + 2 * proxy.READ_SIZE
+    with capsys.disabled():
+        print(f"\nproxy, slow reader: {total >> 20} MiB relayed, peak buffered {peak} bytes (bound {limit})")
     assert peak <= limit, f"proxy buffered {peak} bytes for a slow reader (limit {limit})"
     client.close()
 
