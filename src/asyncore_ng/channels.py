@@ -223,21 +223,10 @@ class MapBinding:
 
     def sync(self, poll_semantics: bool) -> None:
         """Bring kernel interest in line with the map and the predicates, before a wait."""
-        if not (self._journal or self._polled or self._plain) and poll_semantics == self.poll_semantics:
-            # The common pass: only the channels just dispatched (or announced) to ask again.
-            dirty = self._dirty
-            while dirty:
-                entry = dirty.popleft()
-                entry.dirty = False
-                if entry.active and not entry.polled:
-                    self._update(entry)
-            if not self._journal:
-                return
         if poll_semantics != self.poll_semantics:
             self.poll_semantics = poll_semantics
             for entry in self._entries.values():
                 entry.watch.callback = entry.on_poll if poll_semantics else entry.on_select
-            for entry in self._entries.values():
                 self.mark(entry)
         journal = self._journal
         if self._plain and self.map.keys() != self._entries.keys():
@@ -247,9 +236,10 @@ class MapBinding:
         for _ in range(8):
             while journal:
                 self._reconcile(journal.popleft())
-            for entry in list(self._polled.values()):
-                if entry.active:
-                    self._update(entry)
+            if self._polled:
+                for entry in list(self._polled.values()):
+                    if entry.active:
+                        self._update(entry)
             dirty = self._dirty
             while dirty:
                 entry = dirty.popleft()
