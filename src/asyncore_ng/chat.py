@@ -224,7 +224,7 @@ class AsyncChat(BufferedOutput):
         """The common case, without the framer: a bytes terminator, nothing pending, no limit.
         Hands out every message ``data`` completes (the same calls the framer would make) and
         returns the rest for the framer: from the first point where the terminator is not
-        bytes, or not in the rest. ``None`` if ``found_terminator`` replaced the pending input
+        bytes, or (unless it is one byte long) not in the rest. ``None`` if ``found_terminator`` replaced the pending input
         (assigned ``ac_in_buffer``, called ``discard_buffers``): the framer holds it now."""
         framer = self._framer
         generation = framer.generation
@@ -237,6 +237,11 @@ class AsyncChat(BufferedOutput):
                     break
                 index = data.find(terminator, pos)
                 if index < 0:
+                    if len(terminator) == 1:
+                        # No part of a one-byte terminator can be held back: all of the rest
+                        # is message data (the framer would search it again to say so).
+                        self.collect_incoming_data(data[pos:] if pos else data)
+                        return b""
                     break
                 if index > pos:
                     self.collect_incoming_data(data[pos:index])
