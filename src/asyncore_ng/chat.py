@@ -224,8 +224,9 @@ class AsyncChat(BufferedOutput):
         """The common case, without the framer: a bytes terminator, nothing pending, no limit.
         Hands out every message ``data`` completes (the same calls the framer would make) and
         returns the rest for the framer: from the first point where the terminator is not
-        bytes, or (unless it is one byte long) not in the rest. ``None`` if ``found_terminator`` replaced the pending input
-        (assigned ``ac_in_buffer``, called ``discard_buffers``): the framer holds it now."""
+        bytes, or (unless it is one byte long) not in the rest. ``None`` if
+        ``found_terminator`` replaced the pending input (assigned ``ac_in_buffer``, called
+        ``discard_buffers``): the framer holds it now."""
         framer = self._framer
         generation = framer.generation
         pos = 0
