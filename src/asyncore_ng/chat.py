@@ -29,7 +29,7 @@ import weakref
 from typing import Callable, Iterable, List, Optional, Tuple, Union
 
 from .dispatcher import BufferedOutput, ChannelMapType, state_predicate
-from .framing import InputFramer, InputOverflow
+from .framing import InputFramer, InputOverflow, possible_terminator_start
 from .producers import CLOSE, Buffer, Entry, OutputQueue, Producer
 
 __all__ = ["AsyncChat"]
@@ -224,7 +224,7 @@ class AsyncChat(BufferedOutput):
         """The common case, without the framer: a bytes terminator, nothing pending, no limit.
         Hands out every message ``data`` completes (the same calls the framer would make) and
         returns the rest for the framer: from the first point where the terminator is not
-        bytes, or (unless it is one byte long) not in the rest. ``None`` if
+        bytes, or a tail that may begin the terminator. ``None`` if
         ``found_terminator`` replaced the pending input (assigned ``ac_in_buffer``, called
         ``discard_buffers``): the framer holds it now."""
         framer = self._framer
@@ -238,12 +238,13 @@ class AsyncChat(BufferedOutput):
                     break
                 index = data.find(terminator, pos)
                 if index < 0:
-                    if len(terminator) == 1:
-                        # No part of a one-byte terminator can be held back: all of the rest
-                        # is message data (the framer would search it again to say so).
-                        self.collect_incoming_data(data[pos:] if pos else data)
-                        return b""
-                    break
+                    # No terminator in the rest: it is message data, but for a tail that may
+                    # begin one, which waits in the framer for the next read (as the framer
+                    # would decide, without searching the rest a second time).
+                    stop = end - possible_terminator_start(data, terminator, pos)
+                    if stop > pos:
+                        self.collect_incoming_data(data[pos:stop] if pos or stop < end else data)
+                    return data[stop:]
                 if index > pos:
                     self.collect_incoming_data(data[pos:index])
                 pos = index + len(terminator)

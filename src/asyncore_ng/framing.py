@@ -125,6 +125,15 @@ def _held_tail(buf: _Seq, term: _Seq, start: int, end: int) -> int:
     return 0
 
 
+def possible_terminator_start(buf: bytes, term: bytes, start: int) -> int:
+    """How many bytes at the end of ``buf[start:]`` might begin ``term`` (which does not
+    occur in it): those must wait for the next read; the rest is message data."""
+    end = len(buf)
+    if end <= start or buf[end - 1] not in term:  # most reads end with no byte of it
+        return 0
+    return _held_tail(buf, term, start, end)
+
+
 class InputFramer:
     """Cuts a byte stream into messages at a terminator that may change at every step.
 
