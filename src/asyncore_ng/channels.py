@@ -8,8 +8,9 @@ each pass, changes only what changed:
 * map changes: the default map is a :class:`ChannelMap`, a dict that notes which descriptors
   changed; for a plain dict passed as ``map=``, ``add_channel``/``del_channel`` report changes,
   and a C-speed comparison of the key sets catches entries added or removed by hand.
-* predicates: asked of the channels dispatched in the last pass, of those that called
-  ``interest_changed()``, and of every channel whose class overrides ``readable``/``writable``
+* predicates: asked of the channels that called ``interest_changed()`` (the library's own
+  predicates do it through the state they read: ``connected``, ``accepting``, ``out_buffer``,
+  ``producer_fifo``), and of every channel whose class overrides ``readable``/``writable``
   without marking them ``state_predicate`` (asked every pass, exactly as the stdlib does; code
   such as waitress uses ``readable()`` as a per-pass tick).
 
