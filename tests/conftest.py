@@ -4,8 +4,10 @@ checks."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
+import threading
 import time
 from typing import Any, Callable, Dict, Iterator, Optional
 
@@ -76,3 +78,24 @@ def no_fd_leak() -> Iterator[None]:
     channels.release(channels.socket_map)
     after = open_fds()
     assert after <= before, f"descriptors leaked: {before} before, {after} after"
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads_or_descriptors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test: no thread left running and no descriptor left open once the default map is
+    closed and its reactor released (tests that own a private map close it themselves)."""
+    threads_before = set(threading.enumerate())
+    fds_before = open_fds()
+    yield
+    channels.close_all(ignore_all=True)
+    channels.release(channels.socket_map)
+    deadline = time.monotonic() + 5
+    while True:
+        stray = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
+        if not stray or time.monotonic() > deadline:
+            break
+        stray[0].join(0.1)
+    assert not stray, f"threads left running: {stray}"
+    gc.collect()
+    leaked = open_fds() - fds_before
+    assert leaked <= 0, f"{leaked} descriptor(s) left open"
