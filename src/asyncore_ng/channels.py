@@ -373,6 +373,11 @@ class MapBinding:
             if fileno != entry.fd:
                 self._drop_broken(entry, OSError(errno.EBADF, "its socket was closed without close()"))
 
+    @property
+    def idle(self) -> bool:
+        """An empty map with nothing scheduled: its reactor can be closed without loss."""
+        return not self.map and not self.reactor.has_pending_work()
+
     def registrations(self) -> Dict[Any, int]:
         """``{fd: events}`` as registered with the kernel (for tests and diagnostics)."""
         return {fd: e.watch.events for fd, e in self._entries.items()}
@@ -422,8 +427,7 @@ def bind(map: MapType) -> MapBinding:
 
 def _evict_idle_plain_bindings() -> None:
     for key, binding in list(_plain_bindings.items()):
-        reactor = binding.reactor
-        if not binding.map and not reactor.pending_timers() and not reactor._ready:
+        if binding.idle:
             del _plain_bindings[key]
             binding.close()
 
@@ -431,7 +435,7 @@ def _evict_idle_plain_bindings() -> None:
 def release(map: MapType) -> None:
     """Close the map's reactor if nothing is scheduled on it; the next use makes a new one."""
     binding = existing_binding(map)
-    if binding is None or binding.map or binding.reactor.pending_timers() or binding.reactor._ready:
+    if binding is None or not binding.idle:
         return
     binding.close()
     if isinstance(map, ChannelMap):

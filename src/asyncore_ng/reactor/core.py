@@ -199,6 +199,10 @@ class Reactor:
         """Timers scheduled and not cancelled."""
         return len(self._timers)
 
+    def has_pending_work(self) -> bool:
+        """Whether a timer or a queued callback is still to run."""
+        return bool(self._ready) or len(self._timers) > 0
+
     def wakeup(self) -> None:
         """Cut the current wait short. Thread-safe and signal-safe."""
         self._waker.wake()
