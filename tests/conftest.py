@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Iterator, Optional
 import pytest
 
 import asyncore_ng
-from asyncore_ng import channels
+from asyncore_ng import loop as channels
 from asyncore_ng.reactor import available_backends
 
 asyncore_ng.install()  # before any test imports asyncore or asynchat

@@ -20,7 +20,7 @@ import pytest
 from conftest import run_until
 
 import asyncore_ng
-from asyncore_ng import channels
+from asyncore_ng import loop as channels
 from asyncore_ng.reactor import WRITE
 
 pytestmark = pytest.mark.usefixtures("backend")
@@ -408,7 +408,7 @@ def test_log_info_prints_unless_ignored_and_log_writes_stderr(capsys: Any) -> No
 
 def test_log_info_can_go_to_logging(caplog: pytest.LogCaptureFixture, capsys: Any) -> None:
     d = asyncore.dispatcher()
-    d.logger = logging.getLogger("myapp")
+    d.asyncore_ng_logger = logging.getLogger("myapp")
     d.ignore_log_types = frozenset()
     with caplog.at_level("INFO", logger="myapp"):
         d.log_info("hello")
@@ -608,11 +608,23 @@ def test_out_buffer_assigned_by_hand_from_a_timer_is_sent(use_poll: bool) -> Non
 
 
 def test_class_attribute_shadowing_connected_falls_back_to_asking_every_pass() -> None:
+    writes: List[str] = []
+
     class OldStyle(asyncore.dispatcher_with_send):
         connected = False  # plain class attribute: assignments would not notify
 
+        def handle_write(self) -> None:
+            writes.append("write")
+            super().handle_write()
+
     a, b = socket.socketpair()
+    c, d = socket.socketpair()
     ch = OldStyle(a)
-    assert not channels._is_stateful(ch)
-    assert channels._is_stateful(asyncore.dispatcher_with_send(b))
+    plain = asyncore.dispatcher_with_send(c)
+    asyncore.loop(timeout=0.01, count=5)
+    assert ch._ng_registration is not None and ch._ng_registration.polled
+    assert plain._ng_registration is not None and not plain._ng_registration.polled
+    assert writes == []  # connected (an instance attribute now) and nothing queued: not writable
     asyncore.close_all()
+    b.close()
+    d.close()

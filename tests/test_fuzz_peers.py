@@ -131,7 +131,7 @@ def run_example(server: str, actions: List[Tuple[str, int, int]]) -> None:
             if not c.reset:
                 c.sock.close()
         asyncore.close_all(the_map)
-        asyncore_ng.channels.release(the_map)
+        asyncore_ng.loop.release(the_map)
 
 
 @pytest.mark.timeout(600 if SLOW else 180)

@@ -8,11 +8,11 @@ import socket
 import sys
 import threading
 import time
-from typing import Any, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from asyncore_ng.reactor import PRI, READ, WRITE, Reactor, available_backends
+from asyncore_ng.reactor import PRI, READ, WRITE, Reactor, ReactorClosed, available_backends
 from asyncore_ng.reactor.timers import COMPACT_MIN
 
 
@@ -93,7 +93,7 @@ def test_timer_scheduled_for_now_by_a_timer_runs_on_the_next_pass(reactor: React
 def test_call_every_repeats_survives_errors_and_cancels_itself(reactor: Reactor, clock: FakeClock) -> None:
     runs: List[float] = []
     errors: List[BaseException] = []
-    reactor.exception_handler = lambda exc, ctx: errors.append(exc)
+    reactor.set_exception_handler(lambda r, ctx: errors.append(ctx["exception"]))
 
     def tick() -> None:
         runs.append(clock.now)
@@ -122,8 +122,8 @@ def test_late_repeating_timer_does_not_burst_to_catch_up(reactor: Reactor, clock
 
 
 def test_exception_in_timer_goes_to_handler_and_the_pass_goes_on(reactor: Reactor, clock: FakeClock) -> None:
-    seen: List[Tuple[BaseException, str]] = []
-    reactor.exception_handler = lambda exc, ctx: seen.append((exc, ctx))
+    seen: List[Tuple[BaseException, Dict[str, Any]]] = []
+    reactor.set_exception_handler(lambda r, ctx: seen.append((ctx["exception"], ctx)))
     ran: List[str] = []
     reactor.call_later(0, lambda: 1 / 0)
     reactor.call_later(0, ran.append, "after")
@@ -132,6 +132,8 @@ def test_exception_in_timer_goes_to_handler_and_the_pass_goes_on(reactor: Reacto
     reactor.run_once(0)
     assert ran == ["after", "soon"]
     assert [type(e) for e, _ in seen] == [ZeroDivisionError, IndexError]
+    assert all(ctx["message"] and callable(ctx["callback"]) for _, ctx in seen)
+    assert "handle" in seen[0][1]  # the timer's
 
 
 def test_default_exception_handler_logs_with_traceback(
@@ -235,10 +237,41 @@ def test_signal_handler_can_wake_the_reactor(real_reactor: Reactor) -> None:
 def test_close_is_idempotent_and_releases_descriptors() -> None:
     before = len(os.listdir("/proc/self/fd"))
     r = Reactor()
+    assert len(os.listdir("/proc/self/fd")) == before  # kernel objects are made on first use
+    r.run_once(0)
     assert len(os.listdir("/proc/self/fd")) > before
     r.close()
     r.close()
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_idle_reactor_gives_its_descriptors_back_and_stays_usable() -> None:
+    before = len(os.listdir("/proc/self/fd"))
+    r = Reactor()
+    ran: List[int] = []
+    r.call_soon(ran.append, 1)
+    r.run_once(0)
+    r.release_resources()
+    assert len(os.listdir("/proc/self/fd")) == before
+    r.call_soon(ran.append, 2)
+    r.run_once(0)
+    assert ran == [1, 2]
+    r.close()
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_scheduling_on_a_closed_reactor_raises() -> None:
+    r = Reactor()
+    r.close()
+    for call in (
+        lambda: r.call_soon(print),
+        lambda: r.call_later(1, print),
+        lambda: r.call_at(1, print),
+        lambda: r.call_every(1, print),
+        lambda: r.call_soon_threadsafe(print),
+    ):
+        with pytest.raises(ReactorClosed, match="closed"):
+            call()
 
 
 # -- watches --------------------------------------------------------------------------------

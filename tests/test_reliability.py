@@ -24,7 +24,7 @@ from conftest import open_fds, run_until
 from test_soak import chat_echo_class
 
 import asyncore_ng
-from asyncore_ng import channels
+from asyncore_ng import loop as channels
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)

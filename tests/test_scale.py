@@ -168,7 +168,7 @@ def test_2000_simultaneous_connections_under_select_semantics(map_kind: str) -> 
             assert len(m) == 2 * CONNECTIONS + 1
             assert max(m) > 1023  # past select()'s limit, under select semantics
         finally:
-            asyncore_ng.close_all(m)
+            asyncore_ng.loop.close_all(m)
 
 
 # -- (b) descriptors above 1023 --------------------------------------------------------------
@@ -199,7 +199,7 @@ def test_descriptors_above_1023_under_select_semantics(map_kind: str) -> None:
         m = make_map(map_kind)
         try:
             skip_if_select_backend(m)
-            asyncore_ng.close_all(m)  # the reactor is made again past 1023 below
+            asyncore_ng.loop.close_all(m)  # the reactor is made again past 1023 below
             with low_descriptors_taken():
                 server = EchoServer(m)
                 tally = Tally()
@@ -216,9 +216,9 @@ def test_descriptors_above_1023_under_select_semantics(map_kind: str) -> None:
                 client.close()
                 handler = server.handlers[0]
                 run_until(m, lambda: handler.socket is None or handler.socket.fileno() == -1)
-                asyncore_ng.close_all(m)
+                asyncore_ng.loop.close_all(m)
         finally:
-            asyncore_ng.close_all(m)
+            asyncore_ng.loop.close_all(m)
 
 
 # -- (c) a pass costs O(active channels) -----------------------------------------------------
@@ -336,7 +336,7 @@ def test_idle_channels_cost_nothing_per_pass(map_kind: str, use_poll: bool) -> N
             a, b = socket.socketpair()
             ping = PingPong(a, m)
             PingPong(b, m)  # its partner, in the map
-            kernel = KernelCalls(asyncore_ng.get_reactor(m)._poller)
+            kernel = KernelCalls(asyncore_ng.get_reactor(m).poller)
 
             # First pass: every channel is registered and asked once. From here on one message
             # bounces between the active pair, one hop per pass, so no pass waits.
@@ -383,6 +383,6 @@ def test_idle_channels_cost_nothing_per_pass(map_kind: str, use_poll: bool) -> N
             assert marked.events == ["write"]
             kernel.restore()
         finally:
-            asyncore_ng.close_all(m)
+            asyncore_ng.loop.close_all(m)
             for s in peers:
                 s.close()

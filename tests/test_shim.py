@@ -266,7 +266,7 @@ def rebound_map(
     try:
         yield new, original
     finally:
-        asyncore_ng.close_all(new, ignore_all=True)
+        asyncore_ng.loop.close_all(new, ignore_all=True)
 
 
 def test_rebound_socket_map_is_used_by_dispatcher_close_all_and_loop(
@@ -324,8 +324,8 @@ def test_rebinding_is_seen_by_dispatchers_created_later(monkeypatch: pytest.Monk
         one.close()
         assert first == {} and list(second.values()) == [two]
     finally:
-        asyncore_ng.close_all(first)
-        asyncore_ng.close_all(second)
+        asyncore_ng.loop.close_all(first)
+        asyncore_ng.loop.close_all(second)
 
 
 # -- install() and shim_status() --------------------------------------------------------------

@@ -18,7 +18,7 @@ from conftest import open_fds
 from soak_support import SoakStats, churn
 
 import asyncore_ng
-from asyncore_ng import channels
+from asyncore_ng import loop as channels
 
 SLOW = os.environ.get("ASYNCORE_NG_SLOW") == "1"
 

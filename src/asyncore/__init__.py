@@ -34,8 +34,10 @@ from errno import (
 )
 from typing import Any, Dict, Optional
 
-from asyncore_ng import channels as _channels
-from asyncore_ng import dispatcher as _engine
+from asyncore_ng import buffered as _buffered
+from asyncore_ng import dispatcher as _dispatcher
+from asyncore_ng import files as _files
+from asyncore_ng import loop as _loop
 from asyncore_ng.errnos import DISCONNECTED as _DISCONNECTED  # noqa: F401 (stdlib name)
 from asyncore_ng.exceptions import PASSTHROUGH as _reraised_exceptions  # noqa: F401 (stdlib name)
 from asyncore_ng.exceptions import ExitNow
@@ -43,25 +45,29 @@ from asyncore_ng.exceptions import ExitNow
 #: Marks this module as asyncore-ng's (``asyncore_ng.install()`` and the runner check it).
 __asyncore_ng__ = True
 
-socket_map: Dict[Any, Any] = _channels.socket_map
+socket_map: Dict[Any, Any] = _loop.socket_map
 
-read = _channels.read
-write = _channels.write
-_exception = _channels._exception
-readwrite = _channels.readwrite
-compact_traceback = _engine.compact_traceback
-_strerror = _engine.strerror
+# The loop looks these up here at dispatch time (tests replace them), as the stdlib did.
+read = _loop.read
+write = _loop.write
+_exception = _loop._exception
+readwrite = _loop.readwrite
+compact_traceback = _dispatcher.compact_traceback
+_strerror = _dispatcher.strerror
+
+_this = sys.modules[__name__]
 
 
 def poll(timeout: Optional[float] = 0.0, map: Optional[Dict[Any, Any]] = None) -> None:
-    _channels.poll(timeout, socket_map if map is None else map)
+    _loop.poll(timeout, socket_map if map is None else map, hooks=_this)
 
 
 def poll2(timeout: Optional[float] = 0.0, map: Optional[Dict[Any, Any]] = None) -> None:
-    _channels.poll2(timeout, socket_map if map is None else map)
+    _loop.poll2(timeout, socket_map if map is None else map, hooks=_this)
 
 
 poll3 = poll2
+_loop.register_poll_functions(poll, poll2)
 
 
 def loop(
@@ -70,36 +76,37 @@ def loop(
     map: Optional[Dict[Any, Any]] = None,
     count: Optional[int] = None,
 ) -> None:
-    _channels.loop(timeout, use_poll, socket_map if map is None else map, count)
+    _loop.loop(timeout, use_poll, socket_map if map is None else map, count, hooks=_this)
 
 
 def close_all(map: Optional[Dict[Any, Any]] = None, ignore_all: bool = False) -> None:
-    _channels.close_all(socket_map if map is None else map, ignore_all)
+    _loop.close_all(socket_map if map is None else map, ignore_all)
 
 
-class dispatcher(_engine.Dispatcher):
+class dispatcher(_dispatcher.Dispatcher):
     """asyncore's dispatcher (see ``asyncore_ng.Dispatcher`` for the extras)."""
 
-    def _default_map(self) -> Dict[Any, Any]:
+    _ng_globals = globals()  # create_socket uses this module's ``socket`` (tests replace it)
+
+    def _ng_default_map(self) -> Dict[Any, Any]:
         return socket_map
 
 
-class dispatcher_with_send(_engine.DispatcherWithSend, dispatcher):
+class dispatcher_with_send(_buffered.DispatcherWithSend, dispatcher):
     """A dispatcher that buffers output (linear-time, unlike the stdlib's)."""
+
+    _ng_plain_class = dispatcher  # initiate_send goes through dispatcher.send (tests patch it)
 
 
 if os.name == "posix":
 
-    class file_wrapper(_engine.FileWrapper):
+    class file_wrapper(_files.FileWrapper):
         """A file descriptor made to look like a socket (the descriptor is duplicated)."""
 
-    class file_dispatcher(_engine.FileDispatcher, dispatcher):
+    class file_dispatcher(_files.FileDispatcher, dispatcher):
         """A dispatcher over a pipe or other file descriptor."""
 
-        def set_file(self, fd: int) -> None:
-            self.socket = file_wrapper(fd)
-            self._fileno = self.socket.fileno()
-            self.add_channel()
+        _ng_file_wrapper = file_wrapper
 
 
 __all__ = [

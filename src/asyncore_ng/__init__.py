@@ -3,8 +3,10 @@
 Layers, dependencies pointing down:
 
 * ``asyncore`` / ``asynchat`` (top-level shims): the stdlib's names and quirks.
-* ``asyncore_ng.dispatcher``, ``asyncore_ng.channels``: channels and asyncore's loop
-  semantics.
+* channels: ``asyncore_ng.dispatcher``, ``.buffered`` (``dispatcher_with_send``), ``.files``,
+  ``.chat``; pure parts beside them: ``.framing``, ``.producers``.
+* ``asyncore_ng.loop``: asyncore's loop semantics (the map, interest, dispatch, ``loop()``),
+  knowing channels only by the asyncore protocol.
 * ``asyncore_ng.reactor``: poller, timers, wake-ups; knows nothing of channels.
 """
 
@@ -13,61 +15,28 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._install import install, shim_status
 from .exceptions import ExitNow
 
 if TYPE_CHECKING:
-    from .channels import (
-        ChannelMap,
-        close_all,
-        get_reactor,
-        loop,
-        poll,
-        poll2,
-        read,
-        readwrite,
-        socket_map,
-        write,
-    )
-    from .dispatcher import (
-        Dispatcher,
-        DispatcherWithSend,
-        FileDispatcher,
-        FileWrapper,
-        compact_traceback,
-        state_predicate,
-    )
-    from .reactor import Reactor, TimerHandle, Watch
+    from ._install import install, shim_status
+    from .buffered import BufferedOutput, DispatcherWithSend
+    from .chat import AsyncChat
+    from .dispatcher import Dispatcher, compact_traceback, state_predicate
+    from .files import FileDispatcher, FileWrapper
+    from .loop import ChannelMap, get_reactor, socket_map
+    from .reactor import Reactor, ReactorClosed, TimerHandle, Watch
 
 # Imported on first use (PEP 562), so `import asyncore_ng.reactor` loads the reactor layer only.
 _LAZY = {
-    **dict.fromkeys(
-        [
-            "ChannelMap",
-            "close_all",
-            "get_reactor",
-            "loop",
-            "poll",
-            "poll2",
-            "read",
-            "readwrite",
-            "socket_map",
-            "write",
-        ],
-        ".channels",
-    ),
-    **dict.fromkeys(
-        [
-            "Dispatcher",
-            "DispatcherWithSend",
-            "FileDispatcher",
-            "FileWrapper",
-            "compact_traceback",
-            "state_predicate",
-        ],
-        ".dispatcher",
-    ),
-    **dict.fromkeys(["Reactor", "TimerHandle", "Watch"], ".reactor"),
+    # (asyncore's functions live in the submodule ``asyncore_ng.loop``; use them through the
+    # ``asyncore`` shim, or as ``asyncore_ng.loop.loop`` and so on.)
+    **dict.fromkeys(["ChannelMap", "get_reactor", "socket_map"], ".loop"),
+    **dict.fromkeys(["Dispatcher", "compact_traceback", "state_predicate"], ".dispatcher"),
+    **dict.fromkeys(["BufferedOutput", "DispatcherWithSend"], ".buffered"),
+    **dict.fromkeys(["FileDispatcher", "FileWrapper"], ".files"),
+    "AsyncChat": ".chat",
+    **dict.fromkeys(["install", "shim_status"], "._install"),
+    **dict.fromkeys(["Reactor", "ReactorClosed", "TimerHandle", "Watch"], ".reactor"),
 }
 
 
@@ -83,6 +52,8 @@ def __getattr__(name: str) -> Any:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncChat",
+    "BufferedOutput",
     "ChannelMap",
     "Dispatcher",
     "DispatcherWithSend",
@@ -90,20 +61,14 @@ __all__ = [
     "FileDispatcher",
     "FileWrapper",
     "Reactor",
+    "ReactorClosed",
     "TimerHandle",
     "Watch",
     "__version__",
-    "close_all",
     "compact_traceback",
     "get_reactor",
     "install",
-    "loop",
-    "poll",
-    "poll2",
-    "read",
-    "readwrite",
     "shim_status",
     "socket_map",
     "state_predicate",
-    "write",
 ]

@@ -1,18 +1,24 @@
-"""Channels: ``Dispatcher`` (asyncore's ``dispatcher``), ``DispatcherWithSend``, file channels.
+"""``Dispatcher``: asyncore's ``dispatcher`` on the engine.
 
 A dispatcher wraps a non-blocking socket and turns readiness into ``handle_*`` calls exactly as
-asyncore documents. The public names, attributes and call order are the stdlib's; what differs
-is underneath:
+asyncore documents. The public names, attributes, call order and printed output are the
+stdlib's; what differs is underneath (see ``asyncore_ng.loop`` for the notification design):
 
-* Interest is not rebuilt every pass. The loop asks ``readable()``/``writable()`` only of
-  channels whose answer may have changed: those just dispatched, those that said so through
-  :meth:`Dispatcher.interest_changed`, and every pass those whose class overrides a predicate
-  without marking it :func:`state_predicate` (such code may depend on anything, so it is asked
-  as the stdlib asks: that is exact, and costs only for those classes).
-* The library's own predicates are marked ``state_predicate``; the library methods that change
-  their answer (``listen``, ``connect``, ``send``...) call ``interest_changed()``.
-* ``DispatcherWithSend`` keeps its output in a ``bytearray`` consumed from the front, so
-  buffering is linear however data is sent.
+* The library's predicates (``readable``, ``writable``) are :func:`state_predicate` descriptors,
+  and the state they read (``connected``, ``accepting``, ``connecting``) tells the loop when it
+  is assigned, so the loop need not ask idle channels every pass. A predicate assigned on an
+  instance is honoured at once; a class that overrides a predicate with a plain method, or
+  shadows that state with a class attribute, is asked every pass as in the stdlib.
+* Extras never change what a program that ignores them sees. Subclasses own every name the
+  stdlib did not use: ``reactor``, ``reading_paused`` and the extra methods can be assigned or
+  overridden as plain attributes; the library's own code only calls names starting ``_ng_``
+  (reserved), never the public extras, so a subclass that happens to define ``pause_reading``
+  or ``logger`` for its own purposes keeps its meaning. The one opt-in that changes output,
+  routing ``log_info`` to :mod:`logging`, is the namespaced ``asyncore_ng_logger``.
+* A stream socket made by :meth:`create_socket` gives the loop nothing to do until
+  ``connect()`` or ``listen()`` has reached the kernel: polled in that state, the kernel reports
+  a hang-up, which a channel created by a worker thread would otherwise take for a dead
+  connection as soon as the loop thread woke up (see :meth:`Dispatcher._ng_filter_interest`).
 """
 
 from __future__ import annotations
@@ -22,39 +28,116 @@ import logging
 import os
 import socket
 import sys
-import warnings
+import threading
 from errno import errorcode
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, Optional, Tuple, TypeVar, cast
 
 from . import errnos
+from .loop import Registration, channel_added, get_reactor, guarded_call, socket_map
 from .reactor import Reactor, TimerHandle
 
-if TYPE_CHECKING:
-    from .channels import _Entry
-
-ChannelMapType = Dict[int, Any]
+ChannelMapType = Dict[Any, Any]
 F = TypeVar("F", bound=Callable[..., Any])
 
-_STATE_PREDICATE = "_asyncore_ng_state_predicate"
+_MISSING = object()
+_logger = logging.getLogger("asyncore_ng")
+_LOG_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
+_get_ident = threading.get_ident
+
+
+# -- predicates and the state they read --------------------------------------------------
+
+
+class StatePredicate:
+    """A ``readable``/``writable`` whose answer changes only when the channel announces it.
+
+    A data descriptor, so that assigning the predicate on an instance
+    (``channel.readable = lambda: False``, which the stdlib honoured on the next pass) is seen
+    at once: the channel is then asked every pass. Read on the class, it gives the function.
+    """
+
+    def __init__(self, func: Callable[..., Any], library: bool = False) -> None:
+        self.func = func
+        self.library = library
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+        self.__wrapped__ = func
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, cls: Optional[type] = None) -> Any:
+        if obj is None:
+            return self.func
+        override = obj.__dict__.get(self.name, _MISSING)
+        if override is not _MISSING:
+            return override
+        return self.func.__get__(obj, cls)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.name] = value
+        registration = obj.__dict__.get("_ng_registration")
+        if registration is not None:
+            registration.predicates_replaced()
+
+    def __delete__(self, obj: Any) -> None:
+        try:
+            del obj.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(self.name) from None
 
 
 def state_predicate(func: F) -> F:
     """Mark a ``readable``/``writable`` override whose answer changes only when the channel
-    calls ``self.interest_changed()`` (or inside its own handlers).
+    calls ``self.interest_changed()``, or inside the channel's own handlers (its predicates are
+    asked again after each of its events).
 
     The loop then stops asking it every pass, so an idle channel costs nothing. Unmarked
     overrides keep the stdlib contract: asked on every pass.
     """
-    setattr(func, _STATE_PREDICATE, True)
-    return func
+    return cast(F, StatePredicate(func))
 
 
-def predicates_are_stateful(cls: type) -> bool:
-    """Whether both predicates of ``cls`` are marked :func:`state_predicate`."""
-    readable = getattr(cls, "readable", None)
-    writable = getattr(cls, "writable", None)
-    return getattr(readable, _STATE_PREDICATE, False) and getattr(writable, _STATE_PREDICATE, False)
+def _library_predicate(func: F) -> F:
+    return cast(F, StatePredicate(func, library=True))
+
+
+class AnnouncedState(property):
+    """A property for state that a library predicate (or the loop) reads: assigning it, from
+    anywhere, tells the loop. Reads go through a C-level getter of the ``_ng_`` slot."""
+
+
+def announced_state(name: str, on_set: Optional[Callable[[Any, Any], None]] = None) -> AnnouncedState:
+    slot = "_ng_" + name
+
+    def setter(self: Any, value: Any) -> None:
+        if value != getattr(self, slot):
+            setattr(self, slot, value)
+            if on_set is not None:
+                on_set(self, value)
+            self._ng_announce()
+
+    return AnnouncedState(
+        attrgetter(slot), setter, None, f"asyncore's ``{name}`` (assigning it tells the loop)."
+    )
+
+
+class _PlainReadOnly:
+    """A non-data descriptor: reading gives ``compute(obj)``, assigning stores a plain
+    attribute that wins from then on (a subclass's own ``reactor``, say)."""
+
+    def __init__(self, compute: Callable[[Any], Any], doc: str) -> None:
+        self.compute = compute
+        self.__doc__ = doc
+
+    def __get__(self, obj: Any, cls: Optional[type] = None) -> Any:
+        if obj is None:
+            return self
+        return self.compute(obj)
+
+
+# -- module helpers the stdlib had -------------------------------------------------------
 
 
 def strerror(err: int) -> str:
@@ -71,49 +154,42 @@ def compact_traceback() -> Tuple[Tuple[str, str, str], Any, Any, str]:
     """The exception being handled, as ``((file, function, line), type, value, info)`` where
     ``info`` is ``"[file|function|line] ..."`` for every frame, innermost last."""
     t, v, tb = sys.exc_info()
-    if tb is None:
-        raise AssertionError("compact_traceback() called with no exception being handled")
+    if not tb:
+        raise AssertionError("traceback does not exist")
     frames = []
-    while tb is not None:
+    while tb:
         code = tb.tb_frame.f_code
         frames.append((code.co_filename, code.co_name, str(tb.tb_lineno)))
         tb = tb.tb_next
-    info = " ".join(f"[{f}|{fn}|{ln}]" for f, fn, ln in frames)
+    info = " ".join("[%s|%s|%s]" % frame for frame in frames)  # noqa: UP031 (the stdlib's format)
     return frames[-1], t, v, info
 
 
-_logger = logging.getLogger("asyncore_ng")
-
-_LOG_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
+# The socket's state as the loop sees it (see the module notes): a stream socket made by
+# create_socket() that neither connect() nor listen() has reached the kernel with yet.
+_SOCKET_READY = 0
+_SOCKET_FRESH = 1  # made by create_socket(), nothing asked of the kernel yet
+_SOCKET_ARMING = 2  # inside connect() or listen(), before the system call returned
 
 
 class Dispatcher:
     """The engine's asyncore ``dispatcher``; see the asyncore documentation for each member.
 
-    Extras beyond the stdlib: :meth:`interest_changed`, :attr:`reactor`, :meth:`call_later`,
-    :meth:`call_at`, :meth:`call_soon`, :meth:`pause_reading`/:meth:`resume_reading`,
+    Extras beyond the stdlib (all optional, none needed by stdlib code):
+    :meth:`interest_changed`, :attr:`reactor`, :meth:`call_later`, :meth:`call_at`,
+    :meth:`call_soon`, :meth:`pause_reading`/:meth:`resume_reading`,
     :meth:`set_idle_timeout`/:meth:`handle_idle_timeout`, the listener's back-off on descriptor
-    exhaustion (``accept_backoff_initial``/``accept_backoff_max``), and :attr:`logger` (when
-    set, ``log_info`` goes to it instead of standard output).
+    exhaustion (``accept_backoff_initial``/``accept_backoff_max``), and
+    :attr:`asyncore_ng_logger` (when set, ``log_info`` logs there instead of printing).
     """
 
     debug = False
-    connecting = False
     closing = False
     addr: Any = None
     ignore_log_types = frozenset({"warning"})
-    #: When set, ``log_info`` logs here (at the level named by its type) instead of printing.
-    logger: Optional[logging.Logger] = None
-
-    socket: Any
-    _fileno: Optional[int]
-    _entry: Optional[_Entry] = None  # set by the loop while the channel is in a bound map
-    _reading_paused = False
-    _idle_timeout: Optional[float] = None
-    _idle_timer: Optional[TimerHandle] = None
-    _last_activity = 0.0
-    _accept_delay = 0.0
-    _accept_timer: Optional[TimerHandle] = None
+    #: When set to a ``logging.Logger``, ``log_info`` logs there (at the level its type names)
+    #: instead of printing. Namespaced so that no program's own ``logger`` can collide with it.
+    asyncore_ng_logger: Optional[logging.Logger] = None
 
     #: Back-off of a listener whose ``accept()`` fails for lack of descriptors (EMFILE, ENFILE,
     #: ENOBUFS, ENOMEM): it stops being watched for this long, doubling up to the maximum, and
@@ -121,27 +197,50 @@ class Dispatcher:
     accept_backoff_initial = 0.05
     accept_backoff_max = 1.0
 
-    # ``connected`` and ``accepting`` feed the library's predicates (and the loop's "accepting
-    # sockets are never watched for writing"), so assigning them, from anywhere, tells the loop.
-    # Reads go through a C-level getter; only assignments run Python code.
-    _connected = False
-    _accepting = False
+    socket: Any
+    _fileno: Any
+    _map: Any
 
-    def _set_connected(self, value: bool) -> None:
-        if value != self._connected:
-            self._connected = value
-            self.interest_changed()
+    # The engine's own state: every name starts with _ng_ (reserved), with class defaults, so a
+    # subclass initialised by other means (or not at all) never meets a missing attribute.
+    _ng_registration: Optional[Registration] = None  # set by the loop while in a bound map
+    _ng_connected: Any = False
+    _ng_accepting: Any = False
+    _ng_connecting: Any = False
+    _ng_socket_state = _SOCKET_READY
+    _ng_reading_paused = False
+    _ng_input_ended = False  # recv() saw the end of input (see BufferedOutput)
+    _ng_closed_by: Optional[int] = None  # the thread that called close()
+    _ng_idle_timeout: Optional[float] = None
+    _ng_idle_timer: Optional[TimerHandle] = None
+    _ng_last_activity = 0.0
+    _ng_accept_delay = 0.0
+    _ng_accept_timer: Optional[TimerHandle] = None
+    #: The module whose globals the stdlib's methods looked up at call time (``socket``): the
+    #: ``asyncore`` shim points its classes at itself, so tests that replace ``asyncore.socket``
+    #: see ``create_socket`` use their fake.
+    _ng_globals: Dict[str, Any] = globals()
+    #: Names of the announced state this class's predicates read (see ``asyncore_ng.loop``).
+    _ng_announced_state: Tuple[str, ...] = ("connected", "accepting", "connecting")
 
-    def _set_accepting(self, value: bool) -> None:
-        if value != self._accepting:
-            self._accepting = value
-            self.interest_changed()
+    def _ng_socket_now_ready(self) -> None:
+        if self._ng_socket_state != _SOCKET_READY:
+            self._ng_socket_state = _SOCKET_READY
+            self._ng_announce()
 
-    connected = property(attrgetter("_connected"), _set_connected)
-    accepting = property(attrgetter("_accepting"), _set_accepting)
+    def _note_connected(self, value: Any) -> None:
+        if value and self._ng_socket_state == _SOCKET_FRESH:
+            self._ng_socket_state = _SOCKET_READY
+
+    connected = announced_state("connected", _note_connected)
+    accepting = announced_state("accepting")
+    connecting = announced_state("connecting")
 
     def __init__(self, sock: Optional[socket.socket] = None, map: Optional[ChannelMapType] = None):
-        self._map = self._default_map() if map is None else map
+        if map is None:
+            self._map = self._ng_default_map()
+        else:
+            self._map = map
         self._fileno = None
         if sock:
             sock.setblocking(False)
@@ -158,16 +257,13 @@ class Dispatcher:
         else:
             self.socket = None
 
-    def _default_map(self) -> ChannelMapType:
+    def _ng_default_map(self) -> ChannelMapType:
         """The map used when none is given. The ``asyncore`` shim overrides it to read its
         module's ``socket_map`` at call time (code rebinds ``asyncore.socket_map``)."""
-        from .channels import socket_map
-
         return socket_map
 
     def __repr__(self) -> str:
-        cls = self.__class__
-        status = [f"{cls.__module__}.{cls.__qualname__}"]
+        status = [self.__class__.__module__ + "." + self.__class__.__qualname__]
         if self.accepting and self.addr:
             status.append("listening")
         elif self.connected:
@@ -179,15 +275,74 @@ class Dispatcher:
                 status.append(repr(self.addr))
         return "<{} at {:#x}>".format(" ".join(status), id(self))
 
+    # -- the loop's side (reserved names) --------------------------------------------------
+
+    @classmethod
+    def _ng_announces_interest(cls) -> bool:
+        """Whether every change of this class's predicates' answers is announced: both are
+        :func:`state_predicate` descriptors and no class attribute shadows the state they
+        read (``class W(dispatcher_with_send): connected = False`` does)."""
+        for name in ("readable", "writable"):
+            if not isinstance(_static_lookup(cls, name), StatePredicate):
+                return False
+        return all(isinstance(_static_lookup(cls, name), AnnouncedState) for name in cls._ng_announced_state)
+
+    @classmethod
+    def _ng_rechecks_after_dispatch(cls) -> bool:
+        """A user predicate marked :func:`state_predicate` was promised that changes made in
+        the channel's own handlers are noticed: ask it again after each of its events."""
+        return any(
+            not cast(StatePredicate, _static_lookup(cls, name)).library for name in ("readable", "writable")
+        )
+
+    def _ng_filter_interest(self, readable: Any, writable: Any) -> Tuple[Any, Any]:
+        """Adjust the predicates' answers before the loop registers them.
+
+        A stream socket made by :meth:`create_socket` that is not connected, connecting,
+        listening or accepting gives the loop nothing to do: polled in that state the kernel
+        reports a hang-up, and ``recv`` then fails with ENOTCONN, closing a channel that a
+        worker thread created a moment before its ``connect()`` (the stdlib escaped only
+        because its ``select()`` did not see new descriptors before its timeout ended). So
+        such a socket has no interest until ``connect()``/``listen()`` has returned from the
+        kernel, or the program marks it ``connected``/``accepting``/``connecting`` itself.
+        Reading may also be paused (:meth:`pause_reading`).
+        """
+        state = self._ng_socket_state
+        if state != _SOCKET_READY and (
+            state == _SOCKET_ARMING or not (self.connected or self.accepting or self.connecting)
+        ):
+            return False, False
+        if self._ng_reading_paused:
+            return False, writable
+        return readable, writable
+
+    def _ng_announce(self) -> None:
+        registration = self._ng_registration
+        if registration is not None:
+            registration.interest_changed()
+
+    def _ng_reactor(self) -> Reactor:
+        registration = self._ng_registration
+        if registration is not None:
+            return registration.reactor
+        return get_reactor(self._map)
+
+    def _ng_in_other_thread(self) -> bool:
+        """Whether the loop that serves this channel is running in another thread now (the
+        caller then hands its work to the loop's thread instead of touching shared buffers)."""
+        registration = self._ng_registration
+        if registration is None:
+            return False
+        running = registration.reactor.running_thread
+        return running is not None and running != _get_ident()
+
     # -- the map -----------------------------------------------------------------------
 
     def add_channel(self, map: Optional[ChannelMapType] = None) -> None:
         if map is None:
             map = self._map
-        map[self._fileno] = self  # type: ignore[index]
-        from .channels import channel_added
-
-        channel_added(map, self)
+        map[self._fileno] = self
+        channel_added(map, self._fileno)
 
     def del_channel(self, map: Optional[ChannelMapType] = None) -> None:
         fd = self._fileno
@@ -196,10 +351,12 @@ class Dispatcher:
         if fd in map:
             del map[fd]
         # Unregister from the kernel now, before the caller closes the socket.
-        entry = self._entry
-        if entry is not None:
-            entry.binding.forget(entry)
+        registration = self._ng_registration
+        if registration is not None:
+            registration.cancel()
         self._fileno = None
+
+    # -- extras (public names; the library itself never calls them) -------------------------
 
     def interest_changed(self) -> None:
         """Tell the loop that ``readable()`` or ``writable()`` may now answer differently.
@@ -207,92 +364,97 @@ class Dispatcher:
         Needed only for predicates marked :func:`state_predicate`, and only for changes made
         outside this channel's own handlers. Cheap; safe from other threads (wakes the loop).
         """
-        entry = self._entry
-        if entry is not None:
-            entry.binding.mark(entry)
+        self._ng_announce()
 
-    @property
-    def reactor(self) -> Reactor:
-        """The reactor that drives this channel's map (created on first use)."""
-        from .channels import bind
-
-        return bind(self._map).reactor
+    reactor = _PlainReadOnly(
+        lambda self: self._ng_reactor(),
+        "The reactor that drives this channel's map (created on first use). A subclass may "
+        "assign its own ``reactor`` attribute; the library never reads this name.",
+    )
 
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
         """Run ``callback(*args)`` in ``delay`` seconds on this channel's reactor. An exception
         in it goes to the reactor's exception handler; cancel with ``handle.cancel()``."""
-        return self.reactor.call_later(delay, callback, *args)
+        return self._ng_reactor().call_later(delay, callback, *args)
 
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
-        """Run ``callback(*args)`` when ``self.reactor.time()`` reaches ``when``."""
-        return self.reactor.call_at(when, callback, *args)
+        """Run ``callback(*args)`` when the reactor's clock (``time()``) reaches ``when``."""
+        return self._ng_reactor().call_at(when, callback, *args)
 
     def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
         """Run ``callback(*args)`` at the end of the current (or next) loop pass."""
-        self.reactor.call_soon(callback, *args)
-
-    # -- flow control and timeouts (beyond the stdlib) -----------------------------------
+        self._ng_reactor().call_soon(callback, *args)
 
     def pause_reading(self) -> None:
         """Stop watching this channel for input until :meth:`resume_reading`, whatever
         ``readable()`` answers (it is still asked, so per-pass ticks keep running)."""
-        if not self._reading_paused:
-            self._reading_paused = True
-            self.interest_changed()
+        self._ng_pause_reading()
 
     def resume_reading(self) -> None:
         """Undo :meth:`pause_reading`."""
-        if self._reading_paused:
-            self._reading_paused = False
-            self.interest_changed()
+        self._ng_resume_reading()
 
-    @property
-    def reading_paused(self) -> bool:
-        return self._reading_paused
+    reading_paused = _PlainReadOnly(
+        lambda self: self._ng_reading_paused, "Whether :meth:`pause_reading` is in effect."
+    )
+
+    def _ng_pause_reading(self) -> None:
+        if not self._ng_reading_paused:
+            self._ng_reading_paused = True
+            self._ng_announce()
+
+    def _ng_resume_reading(self) -> None:
+        if self._ng_reading_paused:
+            self._ng_reading_paused = False
+            self._ng_announce()
 
     def set_idle_timeout(self, seconds: Optional[float]) -> None:
         """Call :meth:`handle_idle_timeout` when no data has been received or sent for
         ``seconds`` (``None`` turns it off). Costs one timer per channel, re-armed lazily: data
         moving only updates a timestamp."""
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
-        self._idle_timeout = seconds
+        if seconds is not None and seconds <= 0:
+            raise ValueError(f"idle timeout must be positive, got {seconds!r}")
+        if self._ng_idle_timer is not None:
+            self._ng_idle_timer.cancel()
+            self._ng_idle_timer = None
+        self._ng_idle_timeout = seconds
         if seconds is not None:
-            if seconds <= 0:
-                raise ValueError(f"idle timeout must be positive, got {seconds!r}")
-            reactor = self.reactor
-            self._last_activity = reactor.time()
-            self._idle_timer = reactor.call_later(seconds, self._check_idle)
-
-    def _note_activity(self) -> None:
-        entry = self._entry
-        self._last_activity = entry.binding.reactor.pass_time if entry is not None else self.reactor.time()
-
-    def _check_idle(self) -> None:
-        self._idle_timer = None
-        timeout = self._idle_timeout
-        if timeout is None or self.socket is None or self._fileno is None:
-            return
-        reactor = self.reactor
-        due = self._last_activity + timeout
-        if reactor.time() >= due:
-            self.handle_idle_timeout()
-        else:
-            self._idle_timer = reactor.call_at(due, self._check_idle)
+            reactor = self._ng_reactor()
+            self._ng_last_activity = reactor.time()
+            self._ng_idle_timer = reactor.call_later(seconds, self._ng_check_idle)
 
     def handle_idle_timeout(self) -> None:
-        """Called when the idle timeout expires. The default logs the reason to the
-        ``asyncore_ng`` logger and calls ``handle_close()``."""
-        _logger.info("closing %r: idle for %ss", self, self._idle_timeout)
+        """Called when the idle timeout expires (inside the handlers' error boundary). The
+        default logs the reason to the ``asyncore_ng`` logger and calls ``handle_close()``."""
+        _logger.info("closing %r: idle for %ss", self, self._ng_idle_timeout)
         self.handle_close()
+
+    def _ng_note_activity(self) -> None:
+        registration = self._ng_registration
+        self._ng_last_activity = (
+            registration.reactor.pass_time if registration is not None else self._ng_reactor().time()
+        )
+
+    def _ng_check_idle(self) -> None:
+        self._ng_idle_timer = None
+        timeout = self._ng_idle_timeout
+        if timeout is None or self.socket is None or self._fileno is None:
+            return
+        reactor = self._ng_reactor()
+        due = self._ng_last_activity + timeout
+        if reactor.time() >= due:
+            guarded_call(self, self.handle_idle_timeout)
+        else:
+            self._ng_idle_timer = reactor.call_at(due, self._ng_check_idle)
 
     # -- socket operations ---------------------------------------------------------------
 
     def create_socket(self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM) -> None:
         self.family_and_type = family, type
-        sock = socket.socket(family, type)
+        sock = self._ng_globals["socket"].socket(family, type)
         sock.setblocking(False)
+        if type & 0xF == socket.SOCK_STREAM:
+            self._ng_socket_state = _SOCKET_FRESH
         self.set_socket(sock)
 
     def set_socket(self, sock: Any, map: Optional[ChannelMapType] = None) -> None:
@@ -301,33 +463,49 @@ class Dispatcher:
         self.add_channel(map)
 
     def set_reuse_addr(self) -> None:
+        sockets = self._ng_globals["socket"]
         try:
-            sock = self.socket
-            current = sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, current | 1)
+            self.socket.setsockopt(
+                sockets.SOL_SOCKET,
+                sockets.SO_REUSEADDR,
+                self.socket.getsockopt(sockets.SOL_SOCKET, sockets.SO_REUSEADDR) | 1,
+            )
         except OSError:
             pass
 
-    @state_predicate
+    @_library_predicate
     def readable(self) -> bool:
         return True
 
-    @state_predicate
+    @_library_predicate
     def writable(self) -> bool:
         return True
 
     def listen(self, num: int = socket.SOMAXCONN) -> None:
-        self.accepting = True
-        return self.socket.listen(num)  # type: ignore[no-any-return]
+        arming = self._ng_socket_state == _SOCKET_FRESH
+        if arming:
+            self._ng_socket_state = _SOCKET_ARMING
+        try:
+            self.accepting = True
+            return self.socket.listen(num)  # type: ignore[no-any-return]
+        finally:
+            if arming:
+                self._ng_socket_now_ready()
 
     def bind(self, addr: Any) -> None:
         self.addr = addr
         return self.socket.bind(addr)  # type: ignore[no-any-return]
 
     def connect(self, address: Any) -> None:
-        self.connected = False
-        self.connecting = True
-        err = self.socket.connect_ex(address)
+        # Idle while the kernel has not been asked (see _ng_filter_interest): a loop thread
+        # woken by the assignments below must not poll the socket before connect_ex returns.
+        self._ng_socket_state = _SOCKET_ARMING
+        try:
+            self.connected = False
+            self.connecting = True
+            err = self.socket.connect_ex(address)
+        finally:
+            self._ng_socket_now_ready()
         if err in errnos.CONNECT_PENDING or (err == errno.EINVAL and os.name == "nt"):
             self.addr = address
             return
@@ -335,7 +513,7 @@ class Dispatcher:
             self.addr = address
             self.handle_connect_event()
         else:
-            raise OSError(err, errorcode.get(err, strerror(err)))
+            raise OSError(err, errorcode[err])
 
     def accept(self) -> Optional[Tuple[socket.socket, Any]]:
         try:
@@ -348,71 +526,84 @@ class Dispatcher:
             if why.errno in errnos.DESCRIPTOR_EXHAUSTION:
                 # Retrying at once cannot succeed and would spin: back off (see the class notes)
                 # while established channels go on being served. The connection stays queued.
-                self._back_off_accepting(why)
+                self._ng_back_off_accepting(why)
                 return None
             raise
-        if self._accept_delay:
-            self._accept_delay = 0.0
-        return conn, addr
+        else:
+            if self._ng_accept_delay:
+                self._ng_accept_delay = 0.0
+            return conn, addr
 
-    def _back_off_accepting(self, why: OSError) -> None:
-        first = not self._accept_delay
-        self._accept_delay = delay = min(
-            max(self._accept_delay * 2, self.accept_backoff_initial), self.accept_backoff_max
+    def _ng_back_off_accepting(self, why: OSError) -> None:
+        first = not self._ng_accept_delay
+        self._ng_accept_delay = delay = min(
+            max(self._ng_accept_delay * 2, self.accept_backoff_initial), self.accept_backoff_max
         )
         if first:
             _logger.warning("%r: accept() failed (%s); pausing accepts for %.2fs", self, why, delay)
-        self.pause_reading()
-        if self._accept_timer is not None:
-            self._accept_timer.cancel()
-        self._accept_timer = self.call_later(delay, self._resume_accepting)
-        entry = self._entry
-        if entry is not None:
-            entry.binding.resume_on_close(self)
+        self._ng_pause_reading()
+        if self._ng_accept_timer is not None:
+            self._ng_accept_timer.cancel()
+        self._ng_accept_timer = self._ng_reactor().call_later(delay, self._ng_resume_accepting)
+        registration = self._ng_registration
+        if registration is not None:
+            registration.binding.on_next_close(self._ng_resume_accepting)
 
-    def _resume_accepting(self) -> None:
-        if self._accept_timer is not None:
-            self._accept_timer.cancel()
-            self._accept_timer = None
+    def _ng_resume_accepting(self) -> None:
+        if self._ng_accept_timer is not None:
+            self._ng_accept_timer.cancel()
+            self._ng_accept_timer = None
         if self.accepting:
-            self.resume_reading()
+            self._ng_resume_reading()
+
+    def _ng_closed_elsewhere(self) -> bool:
+        # close() ran in another thread: a send/recv that failed for that reason in this one
+        # must not call handle_close on a channel its owner has already closed.
+        closer = self._ng_closed_by
+        return closer is not None and closer != _get_ident()
 
     def send(self, data: Any) -> int:
         try:
-            sent: int = self.socket.send(data)
-        except BlockingIOError:
-            return 0
+            result: int = self.socket.send(data)
         except OSError as why:
+            if why.errno == errno.EWOULDBLOCK:
+                return 0
             if why.errno in errnos.DISCONNECTED:
-                self.handle_close()
+                if not self._ng_closed_elsewhere():
+                    self.handle_close()
                 return 0
             raise
-        if self._idle_timeout is not None and sent:
-            self._note_activity()
-        return sent
+        if self._ng_idle_timeout is not None and result:
+            self._ng_note_activity()
+        return result
 
     def recv(self, buffer_size: int) -> bytes:
         try:
             data: bytes = self.socket.recv(buffer_size)
-        except OSError as why:
-            if why.errno in errnos.DISCONNECTED:
+            if not data:
+                # End of input: the peer shut down its sending side (see BufferedOutput).
+                self._ng_input_ended = True
                 self.handle_close()
                 return b""
+        except OSError as why:
+            if why.errno in errnos.DISCONNECTED:
+                if not self._ng_closed_elsewhere():
+                    self.handle_close()
+                return b""
             raise
-        if not data:
-            self.handle_close()
-        elif self._idle_timeout is not None:
-            self._note_activity()
+        if self._ng_idle_timeout is not None:
+            self._ng_note_activity()
         return data
 
     def close(self) -> None:
+        self._ng_closed_by = _get_ident()
         self.connected = False
         self.accepting = False
         self.connecting = False
-        for timer in (self._idle_timer, self._accept_timer):
+        for timer in (self._ng_idle_timer, self._ng_accept_timer):
             if timer is not None:
                 timer.cancel()
-        self._idle_timer = self._accept_timer = None
+        self._ng_idle_timer = self._ng_accept_timer = None
         self.del_channel()
         if self.socket is not None:
             try:
@@ -424,15 +615,15 @@ class Dispatcher:
     # -- logging -------------------------------------------------------------------------
 
     def log(self, message: Any) -> None:
-        sys.stderr.write(f"log: {message!s}\n")
+        sys.stderr.write("log: %s\n" % str(message))  # noqa: UP031 (the stdlib's format)
 
     def log_info(self, message: str, type: str = "info") -> None:
-        if type in self.ignore_log_types:
-            return
-        if self.logger is not None:
-            self.logger.log(_LOG_LEVELS.get(type, logging.INFO), "%s", message)
-        else:
-            print(f"{type}: {message}")
+        if type not in self.ignore_log_types:
+            route = self.asyncore_ng_logger
+            if route is not None:
+                route.log(_LOG_LEVELS.get(type, logging.INFO), "%s", message)
+            else:
+                print("%s: %s" % (type, message))  # noqa: UP031 (the stdlib's format)
 
     # -- events --------------------------------------------------------------------------
 
@@ -448,7 +639,8 @@ class Dispatcher:
             self.handle_read()
 
     def handle_connect_event(self) -> None:
-        err = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        sockets = self._ng_globals["socket"]
+        err = self.socket.getsockopt(sockets.SOL_SOCKET, sockets.SO_ERROR)
         if err != 0:
             raise OSError(err, strerror(err))
         self.handle_connect()
@@ -466,7 +658,8 @@ class Dispatcher:
     def handle_expt_event(self) -> None:
         # An exceptional condition is either out-of-band data or a socket error (a refused
         # connect on some systems): SO_ERROR tells them apart.
-        err = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        sockets = self._ng_globals["socket"]
+        err = self.socket.getsockopt(sockets.SOL_SOCKET, sockets.SO_ERROR)
         if err != 0:
             self.handle_close()
         else:
@@ -476,10 +669,10 @@ class Dispatcher:
         _, t, v, tbinfo = compact_traceback()
         try:
             self_repr = repr(self)
-        except Exception:
-            self_repr = f"<__repr__(self) failed for object at {id(self):0x}>"
+        except BaseException:
+            self_repr = "<__repr__(self) failed for object at %0x>" % id(self)  # noqa: UP031
         self.log_info(
-            f"uncaptured python exception, closing channel {self_repr} ({t}:{v} {tbinfo})",
+            "uncaptured python exception, closing channel %s (%s:%s %s)" % (self_repr, t, v, tbinfo),  # noqa: UP031
             "error",
         )
         self.handle_close()
@@ -510,217 +703,9 @@ class Dispatcher:
         self.close()
 
 
-class BufferedOutput(Dispatcher):
-    """What channels that queue output share (``DispatcherWithSend``, ``AsyncChat``).
-
-    Flow control: when queued output grows past ``write_high_water`` bytes,
-    :meth:`handle_output_full` is called (once); when it drains to ``write_low_water`` or
-    below, :meth:`handle_output_drained`. Both do nothing by default: a proxy overrides them to
-    ``pause_reading()``/``resume_reading()`` the channel it copies from, so a slow reader
-    cannot grow its memory without bound (examples/proxy.py).
-
-    End of input with output still queued (the peer shut down its sending side but still
-    reads): the default ``handle_close`` stops reading, delivers what is queued, then closes,
-    instead of dropping it. A peer that is really gone fails the next send, which closes at
-    once.
-    """
-
-    #: Queued bytes above which :meth:`handle_output_full` is called.
-    write_high_water = 1024 * 1024
-    #: Queued bytes at or below which :meth:`handle_output_drained` is called after it.
-    write_low_water = 256 * 1024
-
-    _output_full = False
-    _closing_after_flush = False
-
-    def handle_output_full(self) -> None:
-        """Queued output went above ``write_high_water``. Override to apply back-pressure."""
-
-    def handle_output_drained(self) -> None:
-        """Queued output fell to ``write_low_water`` after being full."""
-
-    def _output_grew(self, queued: int) -> None:
-        if not self._output_full and queued > self.write_high_water:
-            self._output_full = True
-            self.handle_output_full()
-
-    def _output_shrank(self, queued: int) -> None:
-        if self._output_full and queued <= self.write_low_water:
-            self._output_full = False
-            self.handle_output_drained()
-
-    def _has_queued_output(self) -> bool:
-        raise NotImplementedError
-
-    def _flush_before_close(self) -> bool:
-        """At end of input: with output queued and the connection up, stop reading and let
-        the output go first. True if so (the caller then closes when it is sent)."""
-        if self._closing_after_flush or not self._connected or not self._has_queued_output():
-            return False
-        self._closing_after_flush = True
-        self.pause_reading()
-        return True
-
-
-class DispatcherWithSend(BufferedOutput):
-    """A dispatcher whose ``send`` buffers what the socket does not take at once.
-
-    ``out_buffer`` is a ``bytearray``: appends are amortised O(len(data)) and sent bytes are
-    removed from the front in O(1) (CPython's bytearray moves its start instead of copying),
-    so the cost is linear in the bytes sent however they are split. Flow control and
-    flush-before-close: see :class:`BufferedOutput`.
-    """
-
-    #: Most bytes handed to one ``socket.send`` call.
-    send_chunk_size = 256 * 1024
-
-    def __init__(self, sock: Optional[socket.socket] = None, map: Optional[ChannelMapType] = None):
-        super().__init__(sock, map)
-        self._out_buffer = bytearray()
-
-    def _set_out_buffer(self, value: Any) -> None:
-        # Code written for the stdlib assigns bytes (out_buffer = out_buffer + data): keep a
-        # bytearray, and tell the loop, since writable() reads it.
-        self._out_buffer = value if type(value) is bytearray else bytearray(value)
-        self.interest_changed()
-
-    out_buffer = property(attrgetter("_out_buffer"), _set_out_buffer)
-
-    def _has_queued_output(self) -> bool:
-        return len(self._out_buffer) > 0
-
-    def _send_some(self, data: Any) -> int:
-        """Hand ``data`` to the socket: the bytes it took, or -1 when the peer is gone.
-
-        ``Dispatcher.send`` without its ``handle_close``: that must wait until the views of
-        ``out_buffer`` handed to the socket are released (user code may touch the buffer)."""
-        try:
-            sent: int = self.socket.send(data)
-        except BlockingIOError:
-            return 0
-        except OSError as why:
-            if why.errno in errnos.DISCONNECTED:
-                return -1
-            raise
-        if self._idle_timeout is not None and sent:
-            self._note_activity()
-        return sent
-
-    def initiate_send(self) -> None:
-        buf = self._out_buffer
-        if len(buf) <= self.send_chunk_size:
-            sent = self._send_some(buf)
-        else:
-            # A zero-copy view of the head. Views must be released before the buffer is
-            # resized, which is why a disconnect is only noted here and handled below.
-            with memoryview(buf) as view, view[: self.send_chunk_size] as head:
-                sent = self._send_some(head)
-        if sent < 0:
-            del buf[:]  # the peer is gone: what is queued can never be delivered
-            self.handle_close()
-        elif sent:
-            del buf[:sent]
-            self._output_shrank(len(buf))
-            if not buf:
-                if self._closing_after_flush:
-                    self.close()
-                    return
-                self.interest_changed()
-
-    def handle_write(self) -> None:
-        self.initiate_send()
-
-    @state_predicate
-    def writable(self) -> bool:
-        return (not self._connected) or len(self._out_buffer) > 0
-
-    def send(self, data: Any) -> None:  # type: ignore[override]
-        if self.debug:
-            self.log_info(f"sending {data!r}")
-        buf = self._out_buffer
-        if buf:  # data is already waiting: queue behind it, keeping the order
-            buf += data
-            self.initiate_send()
-        else:
-            # Nothing queued: offer the data to the socket directly and buffer only the rest.
-            # (_send_some, inlined on this hot path.)
-            try:
-                sent = self.socket.send(data)
-            except BlockingIOError:
-                sent = 0
-            except OSError as why:
-                if why.errno not in errnos.DISCONNECTED:
-                    raise
-                self.handle_close()
-                return
-            if sent and self._idle_timeout is not None:
-                self._note_activity()
-            size = data.nbytes if isinstance(data, memoryview) else len(data)
-            if sent >= size:
-                return
-            with memoryview(data) as view, view.cast("B") as flat:
-                buf += flat[sent:]
-            self.interest_changed()
-        self._output_grew(len(self._out_buffer))
-
-    def handle_close(self) -> None:
-        if not self._flush_before_close():
-            super().handle_close()
-
-
-class FileWrapper:
-    """Makes a file descriptor look enough like a socket for a dispatcher.
-
-    The descriptor passed in is duplicated; the wrapper owns the duplicate and closes it in
-    :meth:`close` (warning with ``ResourceWarning`` if it is garbage-collected open).
-    """
-
-    def __init__(self, fd: int) -> None:
-        self.fd = os.dup(fd)
-
-    def __del__(self) -> None:
-        if self.fd >= 0:
-            warnings.warn(f"unclosed file {self!r}", ResourceWarning, source=self, stacklevel=1)
-        self.close()
-
-    def recv(self, *args: Any) -> bytes:
-        return os.read(self.fd, *args)
-
-    def send(self, *args: Any) -> int:
-        return os.write(self.fd, *args)
-
-    def getsockopt(self, level: int, optname: int, buflen: Optional[int] = None) -> int:
-        if level == socket.SOL_SOCKET and optname == socket.SO_ERROR and not buflen:
-            return 0
-        raise NotImplementedError("Only asyncore specific behaviour implemented.")
-
-    read = recv
-    write = send
-
-    def close(self) -> None:
-        if self.fd < 0:
-            return
-        fd, self.fd = self.fd, -1
-        os.close(fd)
-
-    def fileno(self) -> int:
-        return self.fd
-
-
-class FileDispatcher(Dispatcher):
-    """A dispatcher over a pipe, terminal or file descriptor (POSIX)."""
-
-    def __init__(self, fd: Any, map: Optional[ChannelMapType] = None) -> None:
-        super().__init__(None, map)
-        self.connected = True
-        try:
-            fd = fd.fileno()
-        except AttributeError:
-            pass
-        self.set_file(fd)
-        os.set_blocking(fd, False)
-
-    def set_file(self, fd: int) -> None:
-        self.socket = FileWrapper(fd)
-        self._fileno = self.socket.fileno()
-        self.add_channel()
+def _static_lookup(cls: type, name: str) -> Any:
+    """``name`` as found in ``cls``'s MRO, without calling descriptors."""
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            return klass.__dict__[name]
+    return None

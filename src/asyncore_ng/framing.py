@@ -66,7 +66,17 @@ from __future__ import annotations
 
 from typing import Optional, Tuple, TypeVar, Union
 
-__all__ = ["InputFramer", "InputOverflow", "Step", "Terminator", "find_prefix_at_end"]
+__all__ = [
+    "CLEAR",
+    "CUT_FROM",
+    "KEEP_TAIL",
+    "InputFramer",
+    "InputOverflow",
+    "Plan",
+    "Step",
+    "Terminator",
+    "find_prefix_at_end",
+]
 
 #: What ``next_step`` accepts as a terminator.  ``str`` is not in the list: the
 #: chat layer encodes it (``use_encoding``) before it gets here.
@@ -76,6 +86,14 @@ Terminator = Union[bytes, bytearray, int, None]
 #: whether the current message ended there, and whether another step could make
 #: progress without new input.
 Step = Tuple[bytes, bool, bool]
+
+#: A step decided but not taken: ``(start, stop, cut, rest, found)`` (see ``InputFramer.plan``).
+Plan = Tuple[int, int, int, int, bool]
+
+#: What the stdlib did to ``ac_in_buffer`` after ``collect_incoming_data`` returned.
+CLEAR = 0  # emptied it
+CUT_FROM = 1  # kept what follows the first ``rest`` bytes
+KEEP_TAIL = 2  # kept the last ``rest`` bytes (a possible start of the terminator), and waited
 
 _Seq = TypeVar("_Seq", str, bytes, bytearray)
 
@@ -123,15 +141,6 @@ def _held_tail(buf: _Seq, term: _Seq, start: int, end: int) -> int:
             return end - candidate
         candidate = buf.find(first, candidate + 1, end)
     return 0
-
-
-def possible_terminator_start(buf: bytes, term: bytes, start: int) -> int:
-    """How many bytes at the end of ``buf[start:]`` might begin ``term`` (which does not
-    occur in it): those must wait for the next read; the rest is message data."""
-    end = len(buf)
-    if end <= start or buf[end - 1] not in term:  # most reads end with no byte of it
-        return 0
-    return _held_tail(buf, term, start, end)
 
 
 class InputFramer:
@@ -218,33 +227,27 @@ class InputFramer:
         """Start counting a new message for the limit, as a found terminator does."""
         self._message_length = 0
 
-    def next_step(self, terminator: Terminator, limit: Optional[int] = None) -> Optional[Step]:
-        """Take the next step with the terminator that is current now.
+    # -- one step, in two halves ---------------------------------------------------------
+    #
+    # The stdlib handed collect_incoming_data a slice of ac_in_buffer and cut the buffer only
+    # after it returned: if it raised, the same bytes came again with the next read; while it
+    # ran, ac_in_buffer still held them; and if it assigned ac_in_buffer, the cut applied to the
+    # new value. ``plan`` decides a step without moving; ``commit`` moves, after the caller has
+    # delivered the data, applying the stdlib's cut to replaced bytes when told they were.
 
-        Returns ``None`` when nothing can be done until more input arrives:
-        nothing is pending, or everything pending might be the beginning of
-        ``terminator``.  Otherwise returns ``(data, found, more)``:
+    def plan(self, terminator: Terminator) -> Optional[Plan]:
+        """Decide the next step with the terminator current now, without moving.
 
-        - ``found`` is true when the message ended: ``data`` is its last piece
-          (``b""`` if nothing was left of it) and the terminator itself has
-          been consumed.  An ``int`` terminator is found when that many bytes
-          were handed out in this step; the caller decrements its count by
-          ``len(data)`` when not found.
-        - ``found`` is false: ``data`` (never empty) is message data, and the
-          message goes on.
-        - ``more`` is true when input is left that the next step (with
-          whatever terminator is current then) should look at; false when all
-          input was handed out or only a held tail remains, so the caller
-          can wait for the next read.
+        ``None`` when nothing is pending, or all of it is a held tail that only more input
+        can complete. Otherwise ``(start, stop, cut, rest, found)``: the message data is
+        ``slice(start, stop)`` (possibly empty when ``found``); ``found`` says the message ends
+        there, its terminator consumed; ``cut`` is what the stdlib did to ``ac_in_buffer``
+        next (:data:`CLEAR`, :data:`CUT_FROM` ``rest`` bytes in, or :data:`KEEP_TAIL` of
+        ``rest`` bytes, after which it stopped stepping until the next read). For an ``int``
+        terminator not reached, ``rest`` is the count handed out (the caller counts down).
 
-        With a false terminator (``None``, ``b""``, ``0``) everything pending is
-        data and nothing is ever found.  ``limit`` caps the message length, see
-        the module docstring; exceeding it raises ``InputOverflow`` after
-        dropping all pending input.
-
-        Raises ``TypeError`` for a terminator that is neither bytes-like, an
-        ``int`` nor false (a ``str`` must be encoded first), and ``ValueError``
-        for a negative ``int``.
+        Raises ``TypeError`` for a terminator that is neither bytes-like, an ``int`` nor false
+        (a ``str`` must be encoded first), and ``ValueError`` for a negative ``int``.
         """
         buf = self._buf
         pos = self._pos
@@ -252,73 +255,109 @@ class InputFramer:
         if pos >= end:
             return None
         if not terminator:
-            self._search_term = None
-            data = buf[pos:]
-            pos = end
-            found = False
-        elif isinstance(terminator, int):
+            return pos, end, CLEAR, 0, False
+        if isinstance(terminator, int):
             if terminator < 0:
                 raise ValueError(f"a byte-count terminator cannot be negative: {terminator}")
-            self._search_term = None
-            stop = pos + terminator
-            found = stop <= end
-            if not found:
-                stop = end
-            data = buf[pos:stop]
-            pos = stop
+            available = end - pos
+            if available < terminator:
+                return pos, end, CLEAR, available, False
+            return pos, pos + terminator, CUT_FROM, terminator, True
+        # A bytes terminator, the common case.
+        search_term = self._search_term
+        if search_term is not None and terminator == search_term:
+            if self._stalled:
+                return None
+            start = self._search_from if self._search_from > pos else pos
         else:
-            # A bytes terminator, the common case.
-            search_term = self._search_term
-            if search_term is not None and terminator == search_term:
-                if self._stalled:
-                    return None
-                start = self._search_from if self._search_from > pos else pos
-            else:
-                start = pos
-            try:
-                index = buf.find(terminator, start)
-            except TypeError:
-                raise TypeError(
-                    f"terminator must be bytes, an int or None, not {type(terminator).__name__}"
-                ) from None
-            if index >= 0:
-                data = buf[pos:index]
-                pos = index + len(terminator)
-                found = True
-                if search_term is not None:
-                    self._search_term = None
-            else:
-                # Not found: hand out all but a possible beginning of the terminator, and
-                # remember that the held tail is where the next search starts.
-                term = terminator if type(terminator) is bytes else bytes(terminator)
-                # A held tail ends with a byte of the terminator: most reads end with none,
-                # and one membership test spares them the search.
-                held = _held_tail(buf, term, pos, end) if buf[end - 1] in term else 0
-                stop = end - held
-                if held:
-                    self._search_term = term
-                    self._search_from = stop
-                    self._stalled = True
-                    if stop == pos:
-                        return None
-                data = buf[pos:stop]
-                pos = stop
-                found = False
+            start = pos
+        try:
+            index = buf.find(terminator, start)
+        except TypeError:
+            raise TypeError(
+                f"terminator must be bytes, an int or None, not {type(terminator).__name__}"
+            ) from None
+        if index >= 0:
+            return pos, index, CUT_FROM, index - pos + len(terminator), True
+        # Not found: all but a possible beginning of the terminator is message data. A held
+        # tail ends with a byte of the terminator: most reads end with none, and one
+        # membership test spares them the search.
+        term = terminator if type(terminator) is bytes else bytes(terminator)
+        held = _held_tail(buf, term, pos, end) if buf[end - 1] in term else 0
+        if held:
+            self._search_term = term
+            self._search_from = end - held
+            if held == end - pos:
+                self._stalled = True
+                return None
+            return pos, end - held, KEEP_TAIL, held, False
+        return pos, end, CLEAR, 0, False
 
-        if found and limit is None:
-            self._message_length = 0
-        else:
-            length = self._message_length + len(data)
-            if limit is not None and length > limit:
+    def slice(self, start: int, stop: int) -> bytes:
+        """The message data of a planned step."""
+        buf = self._buf
+        return buf if start == 0 and stop == len(buf) else buf[start:stop]
+
+    def check_limit(self, plan: Plan, limit: Optional[int]) -> None:
+        """Raise ``InputOverflow`` (after dropping everything pending) if delivering ``plan``
+        would take the message past ``limit`` bytes."""
+        if limit is not None:
+            length = self._message_length + plan[1] - plan[0]
+            if length > limit:
                 self.reset()
                 self._message_length = 0
                 raise InputOverflow(length, limit)
-            self._message_length = 0 if found else length
-        if pos < end:
-            self._pos = pos
+
+    def commit(self, plan: Plan, replaced: bool = False) -> None:
+        """Move past a planned step once its data was delivered. ``replaced``: the pending
+        bytes were replaced meanwhile (``reset``): apply the stdlib's cut to the new ones."""
+        start, stop, cut, rest, found = plan
+        self._message_length = 0 if found else self._message_length + stop - start
+        if replaced:
+            data = self._buf[self._pos :]
+            if cut == CLEAR:
+                data = b""
+            elif cut == CUT_FROM:
+                data = data[rest:]
+            else:
+                data = data[-rest:]
+            self.reset(data)
+            return
+        if cut == CLEAR:
+            self._drop()
+        elif cut == CUT_FROM:
+            if found and self._search_term is not None:
+                self._search_term = None
+            pos = start + rest
+            if pos < len(self._buf):
+                self._pos = pos
+            else:
+                self._drop()
         else:
-            # Drop the reference to a consumed chunk at once: it may be 64 KiB.
-            self._buf = b""
-            self._pos = 0
-            self._search_from = 0
-        return data, found, found and pos < end
+            self._pos = len(self._buf) - rest
+            self._stalled = True
+
+    def _drop(self) -> None:
+        # Drop the reference to a consumed chunk at once: it may be 64 KiB.
+        self._buf = b""
+        self._pos = 0
+        self._search_from = 0
+
+    def next_step(self, terminator: Terminator, limit: Optional[int] = None) -> Optional[Step]:
+        """Plan and commit one step: ``(data, found, more)``, or ``None`` when nothing can be
+        done until more input arrives.
+
+        ``more`` is true when input is left that the next step (with whatever terminator is
+        current then) should look at: after a found terminator with input left over, exactly
+        when the stdlib's loop went round again. ``limit`` caps the message length (see the
+        module docstring); exceeding it raises ``InputOverflow`` after dropping all pending
+        input.
+        """
+        plan = self.plan(terminator)
+        if plan is None:
+            return None
+        self.check_limit(plan, limit)
+        data = self.slice(plan[0], plan[1])
+        self.commit(plan)
+        found = plan[4]
+        return data, found, found and self._pos < len(self._buf)

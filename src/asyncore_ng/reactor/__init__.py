@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
-from .core import Reactor, Watch
-from .poller import ERR, HUP, NVAL, PRI, READ, WRITE, NotPollable, available_backends, make_poller
+from .core import MAX_WAIT, Reactor, ReactorClosed, Watch
+from .poller import (
+    ERR,
+    HUP,
+    NVAL,
+    PRI,
+    READ,
+    WRITE,
+    NotPollable,
+    available_backends,
+    make_poller,
+    resolve_backend,
+)
 from .timers import TimerHandle
 
 __all__ = [
     "ERR",
     "HUP",
+    "MAX_WAIT",
     "NVAL",
     "PRI",
     "READ",
     "WRITE",
     "NotPollable",
     "Reactor",
+    "ReactorClosed",
     "TimerHandle",
     "Watch",
     "available_backends",
     "make_poller",
+    "resolve_backend",
 ]

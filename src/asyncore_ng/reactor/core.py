@@ -1,52 +1,131 @@
 """The reactor: descriptors and their interest, timers, callbacks, wake-ups, one pass at a time.
 
 It knows nothing of sockets' meaning nor of ``handle_*`` names: a *watch* ties a descriptor and
-an interest mask (poll(2) bits) to a callback that receives the reported bits. The channel layer
-(``asyncore_ng.channels``) builds asyncore's semantics on top.
+an interest mask (poll(2) bits) to a callback that receives the reported bits. The loop layer
+(``asyncore_ng.loop``) builds asyncore's semantics on top.
 
-Descriptor reuse. Events are collected for the whole pass before any is dispatched, and each
-is keyed by the watch object that was registered when the kernel reported it. A callback that
-closes a channel cancels its watch, so the rest of the pass skips the stale events even if the
-descriptor number has meanwhile been reused by a new watch. Cancelling unregisters from the
-kernel at once, before the caller closes the descriptor: with epoll, a registration outlives the
-number when the file is still open elsewhere (a dup), and would report events for a file we no
-longer own.
+Descriptors, epoll, dup and fork
+--------------------------------
+A descriptor *number* names an *open file* (a socket, a pipe). poll(2) and select(2) look the
+number up on every call, so a closed number is reported (POLLNVAL, EBADF) and a reused number
+simply means the new file. epoll is different, and the differences decide the design:
+
+* An epoll registration belongs to the pair (number, open file). When the last descriptor of
+  the file closes, the kernel drops the registration silently: no event will ever come. So a
+  socket closed behind the loop's back, left in the map, would make ``loop()`` wait for ever.
+  (The loop layer audits for that, once a second.)
+* If the file is still open elsewhere (a ``dup``, ``socket.detach`` into another object, a
+  forked child), closing the number does *not* drop the registration. It goes on reporting the
+  file's readiness under the old number, and ``epoll_ctl(DEL)`` cannot remove it any more: that
+  needs a descriptor of the file. If the number is then reused by a new socket that we watch,
+  both registrations report under the same number, and the new channel receives the old file's
+  events. Only a fresh epoll instance is free of it.
+* After ``fork()`` parent and child share the *same* epoll instance: a child that unregisters
+  what it inherited (closing its copy of a channel) deafens the parent.
+* ``epoll_wait`` timeouts are whole milliseconds in an int: about 24.8 days at most.
+
+Decisions
+---------
+* Events are collected for the whole pass before any is dispatched, keyed by the watch that was
+  registered when the kernel reported them; a callback that closes a channel cancels its watch,
+  so its remaining events are skipped even if the number is reused within the pass.
+* Cancelling unregisters at once, before the caller closes the descriptor, so in the normal
+  path no registration outlives its number.
+* A number that turns out to be closed before it could be unregistered (``EBADF``: the program
+  closed its socket itself) is not an error: with poll and select nothing is left behind, and
+  with epoll nothing is left either unless the file lives on elsewhere. On Linux we ask the
+  kernel (``/proc/self/fdinfo`` of the epoll instance lists its registrations): only if one is
+  still held under that number is the poller rebuilt (a fresh kernel object, every live watch
+  registered again). Where the kernel cannot be asked, the rebuild happens when the number is
+  next reused, before the new file is registered. Either way quietly: it is the program's right
+  to close its own socket first.
+* Events for a number no watch owns, and a reused number whose old watch was never cancelled
+  (closed behind our back), also trigger the check-and-rebuild, so stale events never reach a
+  channel.
+* Each reactor records the fork generation it was built in (``os.register_at_fork`` bumps a
+  counter in the child). A reactor used in a child first drops its inherited kernel objects
+  (closing only the child's copies) and builds new ones lazily, registering its live watches
+  again; timers and queued callbacks carry over. The parent's registrations are never touched.
+* Kernel objects (the poller and the wake-up socket pair) are created lazily and can be
+  released when the reactor is idle (:meth:`release_resources`), so a map that ends empty holds
+  no descriptor of ours; they come back on next use.
+* Registration changes take a lock: another thread may cancel a watch (closing a channel) while
+  the loop thread changes its interest; without the lock the loop could ``modify`` a number that
+  the other thread has just closed and the kernel has just reused.
+* Waits are clamped to a day (asyncio does the same) so a 30-day timer or ``loop(timeout=3e6)``
+  never overflows the kernel's argument; the pass simply recomputes.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+from contextlib import contextmanager
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple
 
 from ..exceptions import PASSTHROUGH
-from .poller import NVAL, READ, WRITE, NotPollable, Poller, make_poller
+from .poller import ERR, HUP, NVAL, READ, WRITE, NotPollable, Poller, make_poller, resolve_backend
 from .timers import TimerHandle, TimerQueue
 from .waker import Waker
 
 logger = logging.getLogger("asyncore_ng")
 
 WatchCallback = Callable[[int], None]
-ExceptionHandler = Callable[[BaseException, str], None]
+ExceptionContext = Dict[str, Any]
+ExceptionHandler = Callable[["Reactor", ExceptionContext], None]
+
+#: The longest single wait handed to the kernel, in seconds.
+MAX_WAIT = 24 * 3600.0
+
+#: Bumped in a child process after ``fork()``; reactors compare it with the value they saw.
+_fork_generation = 0
+
+
+def _after_fork_in_child() -> None:
+    global _fork_generation
+    _fork_generation += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class ReactorClosed(RuntimeError):
+    """Raised when something is scheduled on, or watched by, a closed reactor."""
 
 
 class Watch:
     """A descriptor watched for ``events``; ``callback(reported_bits)`` runs when ready.
 
-    Create with :meth:`Reactor.watch`. ``modify`` and ``cancel`` may be called from any thread.
+    Create with :meth:`Reactor.watch`. ``modify``, ``cancel`` and ``ready_again`` may be called
+    from any thread. ``propagate_errors``: an exception from the callback leaves the pass (and
+    ``loop()``) instead of going to the reactor's exception handler; asyncore's channels need
+    that (an exception raised by ``handle_error`` leaves ``loop()`` in the stdlib).
     """
 
-    __slots__ = ("_reactor", "_registered", "active", "callback", "events", "fd")
+    __slots__ = (
+        "_latent",
+        "_reactor",
+        "_registered",
+        "active",
+        "callback",
+        "events",
+        "fd",
+        "propagate_errors",
+    )
 
-    def __init__(self, reactor: Reactor, fd: int, callback: WatchCallback) -> None:
+    def __init__(self, reactor: Reactor, fd: int, callback: WatchCallback, propagate_errors: bool) -> None:
         self._reactor = reactor
         self.fd = fd
         self.callback = callback
         self.events = 0
         self.active = True
+        self.propagate_errors = propagate_errors
         self._registered = False  # whether the kernel holds a registration for it
+        self._latent = 0  # "ready again" bits held while the interest excludes them
 
     def modify(self, events: int) -> None:
         """Change the interest. A no-op (no system call) when it did not change."""
@@ -56,8 +135,15 @@ class Watch:
     def cancel(self) -> None:
         """Stop watching: unregister now, and drop any event already collected for it."""
         if self.active:
-            self.active = False
             self._reactor._forget(self)
+
+    def ready_again(self, bits: int = READ) -> None:
+        """Report ``bits`` to the callback on the next pass without a kernel event (data already
+        buffered in user space: decrypted TLS records, a read-ahead buffer). The next wait does
+        not block. Bits outside the current interest are held until the interest includes them.
+        """
+        if self.active:
+            self._reactor._add_ready_again(self, bits)
 
     def __repr__(self) -> str:
         state = "" if self.active else " cancelled"
@@ -67,103 +153,265 @@ class Watch:
 class Reactor:
     """One event loop: a poller, timers, a queue of callbacks and a wake-up channel.
 
-    Everything except :meth:`call_soon_threadsafe`, :meth:`wakeup`, :meth:`stop` and the
-    ``Watch`` methods must be called from the thread running the reactor (or before it runs).
+    Thread-safe: :meth:`call_soon_threadsafe`, :meth:`wakeup`, :meth:`stop`, :meth:`notify` and
+    the ``Watch`` methods. Everything else belongs to the thread running the reactor (or to any
+    thread while none runs it).
 
     ``clock`` is any monotonic ``() -> float`` in seconds (inject a fake one in tests);
-    ``poller`` a backend name (``"epoll"``, ``"poll"``, ``"select"``) or instance.
+    ``poller`` a backend name (``"epoll"``, ``"poll"``, ``"select"``) or a ``Poller`` instance.
     """
 
-    def __init__(
-        self,
-        poller: Optional[Any] = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._poller: Poller = poller if isinstance(poller, Poller) else make_poller(poller)
+    def __init__(self, poller: Optional[Any] = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self._given_poller: Optional[Poller] = poller if isinstance(poller, Poller) else None
+        self._backend_name: str = (
+            self._given_poller.name if self._given_poller is not None else resolve_backend(poller)
+        )
         self.clock = clock
+        self._poller: Optional[Poller] = None  # the kernel objects: created on first need
+        self._waker: Optional[Waker] = None
+        self._waker_watch: Optional[Watch] = None
+        self._fork_gen = _fork_generation
+        self._lock = threading.Lock()  # registration changes (see the module notes)
         self._timers = TimerQueue()
         self._ready: Deque[Tuple[Callable[..., Any], Tuple[Any, ...]]] = deque()
+        self._ready_again: Dict[Watch, int] = {}
         self._watches: Dict[int, Watch] = {}
         self._always_ready: Dict[int, Watch] = {}  # descriptors the backend cannot poll
-        self._thread: Optional[int] = None  # ident of the thread inside run_once
+        self._unclean: Set[int] = set()  # numbers closed before unregistering, kernel unsure
+        #: The ident of the thread running passes now (between enter() and leave()), or None.
+        #: Read-only for everyone else.
+        self.running_thread: Optional[int] = None
+        self._stop_requested = False
+        self._closed = False
+        self._exception_handler: Optional[ExceptionHandler] = None
+        self._debug = os.environ.get("ASYNCORE_NG_DEBUG", "") not in ("", "0")
+        #: In debug mode, a handler, timer or callback that runs longer than this many seconds
+        #: is reported as a warning on the ``asyncore_ng`` logger.
+        self.slow_callback_duration = 0.1
         #: The clock when the current pass's wait ended (activity stamps, idle timeouts).
         self.pass_time = clock()
-        self._stopping = False
-        self.closed = False
-        self.exception_handler: ExceptionHandler = _log_exception
-        self._waker = Waker()
-        self._waker_watch = self.watch(self._waker.fileno(), READ, self._on_wakeup)
+        self._passes = 0
+        self._events = 0
+        self._synthetic_events = 0
+        self._timers_run = 0
+        self._callbacks_run = 0
+        self._drains = 0
+        self._wait_time = 0.0
+        self._run_time = 0.0
+        self._rebuilds = 0
+        #: Anything that must live as long as the reactor (the loop layer keeps its map
+        #: binding here, so a reactor held by user code keeps its map's state).
+        self.owner: Any = None
 
-    # -- descriptors -------------------------------------------------------------------
+    def __del__(self) -> None:
+        # Dropped without close() (a throwaway map): give the descriptors back quietly.
+        try:
+            if not self._closed:
+                self._drop_kernel()
+        except Exception:
+            pass
+
+    # -- kernel objects --------------------------------------------------------------------
 
     @property
     def backend(self) -> str:
         """The poller's name: ``"epoll"``, ``"poll"`` or ``"select"``."""
-        return self._poller.name
+        return self._backend_name
 
-    def watch(self, fd: int, events: int, callback: WatchCallback) -> Watch:
-        """Watch ``fd`` for ``events`` (READ, WRITE, PRI bits; 0 = registered but idle).
+    @property
+    def poller(self) -> Poller:
+        """The kernel poller (built now if it was not; for diagnostics and tests)."""
+        with self._lock:
+            return self._kernel()
 
-        A previous watch of the same number is cancelled: the number now means a new file.
+    def _kernel(self) -> Poller:
+        """The poller, after building the kernel objects if they are missing (first use, after
+        :meth:`release_resources`, or in a forked child). Call with the lock held."""
+        if self._fork_gen != _fork_generation:
+            self._drop_kernel()
+        poller = self._poller
+        if poller is None:
+            if self._closed:
+                raise ReactorClosed("the reactor is closed")
+            if self._given_poller is not None:
+                poller, self._given_poller = self._given_poller, None
+            else:
+                poller = make_poller(self._backend_name)
+            self._poller = poller
+            self._waker = Waker()
+            waker_watch = Watch(self, self._waker.fileno(), self._on_wakeup, False)
+            self._watches[waker_watch.fd] = waker_watch
+            self._waker_watch = waker_watch
+            waker_watch.events = READ
+            for w in self._watches.values():
+                if w.events:
+                    self._register(poller, w)
+        return poller
+
+    def _drop_kernel(self) -> None:
+        # Close this process's kernel objects (in a forked child: only the child's copies, the
+        # parent's registrations are untouched; see the module notes). Watches keep their
+        # interest and are registered again when the objects are next built.
+        self._fork_gen = _fork_generation
+        if self._poller is not None:
+            self._poller.close()
+            self._poller = None
+        self._forget_waker()
+        for w in self._watches.values():
+            w._registered = False
+        self._unclean.clear()
+
+    def _forget_waker(self) -> None:
+        if self._waker_watch is not None:
+            self._watches.pop(self._waker_watch.fd, None)
+            self._waker_watch.active = False
+            self._waker_watch = None
+        if self._waker is not None:
+            self._waker.close()
+            self._waker = None
+
+    def release_resources(self) -> None:
+        """Close the kernel objects while nothing needs them (no pass is running); watches keep
+        their interest and are registered again on next use. The loop layer calls it when a map
+        ends empty, so no descriptor of ours stays open for a leak checker to flag."""
+        with self._lock:
+            if self.running_thread is None and self._poller is not None:
+                self._drop_kernel()
+
+    def _register(self, poller: Poller, w: Watch) -> None:
+        try:
+            poller.register(w.fd, w.events)
+            w._registered = True
+        except NotPollable:
+            # Regular files are always ready for poll(2) and select(2); say so every pass.
+            self._always_ready[w.fd] = w
+            w._registered = False
+
+    # -- descriptors -------------------------------------------------------------------
+
+    def watch(
+        self, fd: int, events: int, callback: WatchCallback, *, propagate_errors: bool = False
+    ) -> Watch:
+        """Watch ``fd`` for ``events`` (READ, WRITE, PRI bits; 0 = known but idle).
+
+        A previous watch of the same number is cancelled: the number now means a new file (the
+        old one was closed behind our back, so its registration is checked for staleness).
         """
-        old = self._watches.get(fd)
-        if old is not None:
-            old.cancel()
-        w = Watch(self, fd, callback)
-        self._watches[fd] = w
-        if events:
-            self._set_interest(w, events)
+        if self._closed:
+            raise ReactorClosed("the reactor is closed")
+        with self._lock:
+            old = self._watches.get(fd)
+            if old is not None:
+                old.active = False
+                self._unregister_locked(old, reused=True)
+            elif fd in self._unclean:
+                self._unclean.discard(fd)
+                if self._poller is not None:
+                    self._rebuild_locked("a closed number is reused")
+            w = Watch(self, fd, callback, propagate_errors)
+            self._watches[fd] = w
+            if events:
+                self._set_interest_locked(w, events)
+        self.notify()
         return w
 
     def _set_interest(self, w: Watch, events: int) -> None:
-        poller = self._poller
+        with self._lock:
+            if w.active:
+                self._set_interest_locked(w, events)
+        self.notify()
+
+    def _set_interest_locked(self, w: Watch, events: int) -> None:
+        latent = w._latent & events
+        if latent:
+            w._latent &= ~latent
+            self._ready_again[w] = self._ready_again.get(w, 0) | latent
         fd = w.fd
         if fd in self._always_ready:
             w.events = events
             if not events:
                 del self._always_ready[fd]
             return
-        try:
-            if not events:
-                registered, w._registered, w.events = w._registered, False, 0
-                if registered:
-                    self._unregister(fd)
-            elif w._registered:
-                poller.modify(fd, events)
-            else:
-                poller.register(fd, events)
-                w._registered = True
-        except NotPollable:
-            # Regular files are always ready for poll(2) and select(2); say so every pass.
-            self._always_ready[fd] = w
-            w._registered = False
         w.events = events
-        self._maybe_wake()
+        if self._poller is None and self._fork_gen == _fork_generation:
+            return  # dormant: registered when the kernel objects are built
+        poller = self._kernel()
+        if not events:
+            if w._registered:
+                w._registered = False
+                self._unregister_fd(poller, fd)
+        elif w._registered:
+            poller.modify(fd, events)
+        else:
+            self._register(poller, w)
 
     def _forget(self, w: Watch) -> None:
-        if self._watches.get(w.fd) is w:
-            del self._watches[w.fd]
-            if self._always_ready.get(w.fd) is w:
-                del self._always_ready[w.fd]
-            if w._registered:
-                self._unregister(w.fd)
-        w._registered = False
-        self._maybe_wake()
+        with self._lock:
+            if not w.active:
+                return
+            w.active = False
+            if self._watches.get(w.fd) is w:
+                del self._watches[w.fd]
+                self._unregister_locked(w, reused=False)
+            else:
+                self._ready_again.pop(w, None)
+        self.notify()
 
-    def _unregister(self, fd: int) -> None:
+    def _unregister_locked(self, w: Watch, reused: bool) -> None:
+        fd = w.fd
+        self._always_ready.pop(fd, None)
+        self._ready_again.pop(w, None)
+        registered, w._registered = w._registered, False
+        poller = self._poller
+        if poller is None or self._fork_gen != _fork_generation:
+            return
+        if reused:
+            # The number was closed behind our back and now names another file, not registered
+            # yet: a registration still held under it can only be the old file's, stale.
+            if poller.registrations_outlive_numbers and poller.holds_registration(fd) is not False:
+                self._rebuild_locked(f"descriptor {fd} was reused while its old file stays open")
+            else:
+                self._unregister_fd(poller, fd)
+        elif registered:
+            self._unregister_fd(poller, fd)
+
+    def _unregister_fd(self, poller: Poller, fd: int) -> None:
         try:
-            self._poller.unregister(fd)
+            poller.unregister(fd)
         except OSError:
-            # Closed behind our back (EBADF): a registration may outlive the number, so start
-            # from a fresh kernel object rather than risk events for a file we do not own.
-            logger.warning("descriptor %d was closed before it was unregistered", fd)
-            self._rebuild_poller()
+            # The number was closed first (see the module notes): a registration outlives it only
+            # if the file is open elsewhere. Ask the kernel; rebuild only if one is left.
+            if poller.registrations_outlive_numbers:
+                held = poller.holds_registration(fd)
+                if held:
+                    self._rebuild_locked(f"descriptor {fd} was closed while its file stays open")
+                elif held is None:
+                    self._unclean.add(fd)
 
-    def _maybe_wake(self) -> None:
-        # A change made from another thread must reach a wait in progress (for example, the
-        # last channel closed from a test's main thread must let loop() return now).
-        if self._thread is not None and self._thread != threading.get_ident():
-            self._waker.wake()
+    def _rebuild_locked(self, why: str) -> None:
+        logger.debug("rebuilding the %s poller: %s", self._backend_name, why)
+        self._rebuilds += 1
+        old = self._poller
+        assert old is not None
+        self._poller = make_poller(self._backend_name)
+        old.close()
+        self._unclean.clear()
+        for w in list(self._watches.values()):
+            if w._registered:
+                try:
+                    self._poller.register(w.fd, w.events)
+                except OSError as exc:
+                    logger.warning("descriptor %d cannot be watched again: %s", w.fd, exc)
+                    w._registered = False
+
+    def notify(self) -> None:
+        """Something the next pass must see has changed (a watch, a map, a queue): if a pass runs
+        in another thread, wake its wait. Cheap when called from the reactor's own thread."""
+        running = self.running_thread
+        if running is not None and running != threading.get_ident():
+            waker = self._waker
+            if waker is not None:
+                waker.wake()
 
     # -- callbacks and timers ----------------------------------------------------------
 
@@ -171,26 +419,35 @@ class Reactor:
         """The reactor's clock, in seconds."""
         return self.clock()
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ReactorClosed("the reactor is closed; nothing can be scheduled on it")
+
     def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
         """Run ``callback(*args)`` at the end of the current (or next) pass."""
+        self._check_open()
         self._ready.append((callback, args))
 
     def call_soon_threadsafe(self, callback: Callable[..., Any], *args: Any) -> None:
         """Like :meth:`call_soon`, from any thread or a signal handler: wakes the reactor."""
+        self._check_open()
         self._ready.append((callback, args))
-        self._waker.wake()
+        self.wakeup()
 
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
         """Run ``callback(*args)`` once, ``delay`` seconds from now."""
+        self._check_open()
         return self._timers.push(self.clock() + max(0.0, delay), callback, args)
 
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
         """Run ``callback(*args)`` once, when the reactor's clock reaches ``when``."""
+        self._check_open()
         return self._timers.push(when, callback, args)
 
     def call_every(self, interval: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
         """Run ``callback(*args)`` every ``interval`` seconds (first run one interval from now)
         until the handle is cancelled. A run that raises does not end the repetition."""
+        self._check_open()
         if interval <= 0:
             raise ValueError(f"call_every needs a positive interval, got {interval!r}")
         return self._timers.push(self.clock() + interval, callback, args, interval)
@@ -205,130 +462,332 @@ class Reactor:
 
     def wakeup(self) -> None:
         """Cut the current wait short. Thread-safe and signal-safe."""
-        self._waker.wake()
+        waker = self._waker
+        if waker is not None and self._fork_gen == _fork_generation:
+            waker.wake()
 
     def _on_wakeup(self, _bits: int) -> None:
-        self._waker.drain()
+        self._drains += 1
+        waker = self._waker
+        if waker is not None:
+            waker.drain()
 
-    # -- the pass ----------------------------------------------------------------------
+    def _add_ready_again(self, w: Watch, bits: int) -> None:
+        with self._lock:
+            if w.active:
+                self._ready_again[w] = self._ready_again.get(w, 0) | bits
+        self.notify()
 
-    def run_once(self, timeout: Optional[float] = None) -> None:
-        """One pass: wait up to ``timeout`` seconds (``None``: until something happens), then
-        dispatch I/O, fire due timers, and run the callbacks queued before the timers ran."""
-        outer, self._thread = self._thread, threading.get_ident()  # nested passes happen
+    # -- errors ------------------------------------------------------------------------
+
+    def set_exception_handler(self, handler: Optional[ExceptionHandler]) -> None:
+        """Route errors from callbacks, timers and watches to ``handler(reactor, context)``
+        (``None`` restores the default, which logs). ``context`` is a dict as asyncio's:
+        ``message``, ``exception``, and where known ``callback``, ``handle``, ``watch``,
+        ``channel``."""
+        self._exception_handler = handler
+
+    def get_exception_handler(self) -> Optional[ExceptionHandler]:
+        return self._exception_handler
+
+    def default_exception_handler(self, context: ExceptionContext) -> None:
+        """Log ``context`` with its traceback to the ``asyncore_ng`` logger."""
+        details = "".join(
+            f"\n{key}: {value!r}" for key, value in context.items() if key not in ("message", "exception")
+        )
+        logger.error(
+            "%s%s", context.get("message", "unhandled exception"), details, exc_info=context.get("exception")
+        )
+
+    def call_exception_handler(self, context: ExceptionContext) -> None:
+        """Hand ``context`` to the exception handler (an error in the handler itself is logged)."""
+        handler = self._exception_handler
+        if handler is None:
+            self.default_exception_handler(context)
+            return
         try:
-            # 1. Compute the wait: none with work queued, else cut short by the next timer.
-            timers = self._timers
-            if self._ready or self._always_ready:
-                wait: Optional[float] = 0.0
-            else:
-                wait = timeout
-                if timers._heap:
-                    deadline = timers.next_deadline()
-                    if deadline is not None:
-                        until = max(0.0, deadline - self.clock())
-                        if wait is None or until < wait:
-                            wait = until
-            # 2. Select. Collect every event before dispatching any (see the module notes).
-            events = self._poller.poll(wait)
-            self.pass_time = self.clock()
-            if events or self._always_ready:
-                watches = self._watches
-                ready: List[Tuple[Optional[Watch], int, int]] = [
-                    (watches.get(fd), bits, fd) for fd, bits in events
-                ]
-                if self._always_ready:
-                    ready.extend((w, w.events & (READ | WRITE), w.fd) for w in self._always_ready.values())
-                # 3. Dispatch I/O. The callbacks own their error boundary (asyncore's handle_error).
-                for w, bits, fd in ready:
-                    if w is None:
-                        if not bits & NVAL:
-                            self._drop_unknown(fd)
-                    elif w.active:
-                        w.callback(bits)
-            # 4. Fire due timers.
-            if timers._heap:
-                now = self.clock()
-                due = timers.pop_due(now)
-                for i, handle in enumerate(due):
-                    try:
-                        self._guarded(timers.run, handle, now)
-                    except BaseException:
-                        timers.requeue(due[i + 1 :])  # Ctrl-C in a timer: the rest stay scheduled
-                        raise
-            # 5. Run the callbacks queued so far (not those they queue: next pass).
-            if self._ready:
-                for _ in range(len(self._ready)):
-                    callback, args = self._ready.popleft()
-                    self._guarded(callback, *args)
-        finally:
-            self._thread = outer
+            handler(self, context)
+        except PASSTHROUGH:
+            raise
+        except Exception as exc:
+            self.default_exception_handler(
+                {"message": "error in the reactor's exception handler", "exception": exc, "context": context}
+            )
 
-    def _drop_unknown(self, fd: int) -> None:
-        # The kernel reported a descriptor no watch owns: an epoll registration that outlived
-        # its number (the file still open elsewhere). Unregistering may fail with EBADF if the
-        # number is closed; then the only cure is a fresh epoll object, rebuilt from the watches.
-        logger.warning("event for unwatched descriptor %d: dropping its registration", fd)
-        self._unregister(fd)
-
-    def _rebuild_poller(self) -> None:
-        old = self._poller
-        self._poller = make_poller(old.name)
-        old.close()
-        for w in list(self._watches.values()):
-            if w._registered:
-                try:
-                    self._poller.register(w.fd, w.events)
-                except OSError as exc:
-                    logger.warning("descriptor %d cannot be watched again: %s", w.fd, exc)
-                    w._registered = False
-
-    def _guarded(self, callback: Callable[..., Any], *args: Any) -> None:
-        """The error boundary for reactor callbacks: pass-through exceptions propagate, anything
-        else goes to ``exception_handler`` and the loop goes on."""
+    def _guarded(
+        self, what: str, callback: Callable[..., Any], args: Tuple[Any, ...], **context: Any
+    ) -> None:
+        """The reactor's error boundary: ``ExitNow``, ``KeyboardInterrupt`` and ``SystemExit``
+        propagate; anything else goes to the exception handler and the pass goes on."""
+        started = self.clock() if self._debug else 0.0
         try:
             callback(*args)
         except PASSTHROUGH:
             raise
         except Exception as exc:
-            self.exception_handler(exc, f"in callback {callback!r}")
+            self.call_exception_handler(
+                {
+                    "message": f"exception in {what} {callback!r}",
+                    "exception": exc,
+                    "callback": callback,
+                    **context,
+                }
+            )
+        if self._debug:
+            self.report_if_slow(started, f"{what} {callback!r}")
+
+    # -- debug and statistics ------------------------------------------------------------
+
+    def set_debug(self, enabled: bool) -> None:
+        """Debug mode (also ``ASYNCORE_NG_DEBUG=1``): every handler, timer and callback is
+        timed, and one that runs longer than :attr:`slow_callback_duration` is reported."""
+        self._debug = bool(enabled)
+
+    def get_debug(self) -> bool:
+        return self._debug
+
+    def report_if_slow(self, started: float, culprit: str) -> None:
+        """Warn if more than :attr:`slow_callback_duration` passed since ``started`` (debug)."""
+        took = self.clock() - started
+        if took >= self.slow_callback_duration:
+            logger.warning("%s took %.3f seconds: it blocked the loop", culprit, took)
+
+    def statistics(self) -> Dict[str, Any]:
+        """Counters since the reactor was made: ``passes``, ``events`` (kernel readiness reports
+        dispatched), ``ready_again`` (reports without a kernel event), ``timers_run``,
+        ``callbacks_run``, ``wakeups`` (wake-up signals received), ``wake_requests``, the number
+        of ``watches``, ``timers`` and ``callbacks`` pending now, seconds spent ``waiting`` in the
+        kernel and ``running`` (between waits), ``rebuilds`` of the kernel poller, ``backend``."""
+        waker = self._waker
+        return {
+            "backend": self._backend_name,
+            "passes": self._passes,
+            "events": self._events,
+            "ready_again": self._synthetic_events,
+            "timers_run": self._timers_run,
+            "callbacks_run": self._callbacks_run,
+            "wakeups": self._drains,
+            "wake_requests": waker.wakes if waker is not None else 0,
+            "watches": len(self._watches) - (self._waker_watch is not None),
+            "timers": len(self._timers),
+            "callbacks": len(self._ready),
+            "waiting": self._wait_time,
+            "running": self._run_time,
+            "rebuilds": self._rebuilds,
+        }
+
+    # -- the pass ----------------------------------------------------------------------
+
+    def enter(self) -> Optional[int]:
+        """Mark the calling thread as the one running passes (for a whole ``loop()``): changes
+        made by other threads meanwhile wake it (see :meth:`notify`). Builds the kernel objects
+        first, so that a wake-up has somewhere to go. Returns what :meth:`leave` restores
+        (passes nest: a handler may call ``loop()``)."""
+        if self._fork_gen != _fork_generation or self._poller is None:
+            with self._lock:
+                self._kernel()
+        outer, self.running_thread = self.running_thread, threading.get_ident()
+        return outer
+
+    def leave(self, outer: Optional[int]) -> None:
+        """Undo :meth:`enter`."""
+        self.running_thread = outer
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """:meth:`enter` and :meth:`leave` as a context manager."""
+        outer = self.enter()
+        try:
+            yield
+        finally:
+            self.leave(outer)
+
+    def run_once(self, timeout: Optional[float] = None) -> None:
+        """One pass: wait up to ``timeout`` seconds (``None``: until something happens), then
+        dispatch I/O, fire due timers, and run the callbacks queued before the timers ran.
+        Between :meth:`enter` and :meth:`leave` (as ``loop()`` calls it) it costs no more than
+        the pass itself."""
+        if self.running_thread == threading.get_ident():
+            self._pass(timeout)
+            return
+        outer = self.enter()
+        try:
+            self._pass(timeout)
+        finally:
+            self.leave(outer)
+
+    def _pass(self, timeout: Optional[float]) -> None:
+        poller = self._poller
+        if poller is None or self._fork_gen != _fork_generation:
+            with self._lock:
+                poller = self._kernel()
+        # 1. Compute the wait: none with work queued, else cut short by the next timer, clamped.
+        started = self.clock()
+        timers = self._timers
+        if self._ready or self._ready_again or self._always_ready:
+            wait: Optional[float] = 0.0
+        else:
+            wait = timeout
+            if timers:
+                deadline = timers.next_deadline()
+                if deadline is not None:
+                    until = max(0.0, deadline - started)
+                    if wait is None or until < wait:
+                        wait = until
+            if wait is None or wait > MAX_WAIT:
+                wait = MAX_WAIT if wait is not None or timers else None
+        # 2. Wait. Collect every event before dispatching any (see the module notes).
+        if self._passes:
+            self._run_time += started - self.pass_time
+        events = poller.poll(wait)
+        self.pass_time = now = self.clock()
+        self._wait_time += now - started
+        self._passes += 1
+        if events or self._ready_again or self._always_ready:
+            ready = self._collect(events)
+            # 3. Dispatch I/O, each callback inside the error boundary (inlined here: this is
+            # the hottest loop of the library; _guarded is the same boundary for timers).
+            debug = self._debug
+            for i, (w, bits) in enumerate(ready):
+                if not w.active:
+                    continue
+                started = self.clock() if debug else 0.0
+                try:
+                    w.callback(bits)
+                except PASSTHROUGH:
+                    self._requeue_synthetic(ready[i + 1 :])
+                    raise
+                except Exception as exc:
+                    if w.propagate_errors:
+                        self._requeue_synthetic(ready[i + 1 :])
+                        raise
+                    self.call_exception_handler(
+                        {
+                            "message": f"exception in watch callback {w.callback!r}",
+                            "exception": exc,
+                            "watch": w,
+                        }
+                    )
+                if debug and not w.propagate_errors:
+                    self.report_if_slow(started, f"watch callback {w.callback!r}")
+        # 4. and 5.
+        self.run_due()
+
+    def run_due(self) -> None:
+        """Fire the timers that are due and run the callbacks queued so far (the end of a
+        pass, without waiting or polling)."""
+        # 4. Fire due timers.
+        timers = self._timers
+        if timers:
+            now = self.clock()
+            due = timers.pop_due(now)
+            for i, handle in enumerate(due):
+                call = timers.fire(handle, now)
+                if call is None:
+                    continue
+                try:
+                    self._guarded("timer", call[0], call[1], handle=handle)
+                except BaseException:
+                    timers.requeue(due[i + 1 :])  # Ctrl-C in a timer: the rest stay scheduled
+                    raise
+                self._timers_run += 1
+        # 5. Run the callbacks queued so far (not those they queue: next pass).
+        ready_calls = self._ready
+        if ready_calls:
+            for _ in range(len(ready_calls)):
+                callback, args = ready_calls.popleft()
+                self._guarded("callback", callback, args)
+                self._callbacks_run += 1
+
+    def _collect(self, events: List[Tuple[int, int]]) -> List[Tuple[Watch, int]]:
+        """Pair each reported event with its watch; add the "ready again" reports."""
+        watches = self._watches
+        ready: List[Tuple[Watch, int]] = []
+        stale: List[int] = []
+        for fd, bits in events:
+            w = watches.get(fd)
+            if w is None:
+                if not bits & NVAL:
+                    stale.append(fd)
+            else:
+                ready.append((w, bits))
+        self._events += len(ready)
+        if stale:
+            self._drop_stale(stale)
+        if self._ready_again or self._always_ready:
+            with self._lock:
+                synthetic, self._ready_again = self._ready_again, {}
+            for w in self._always_ready.values():
+                synthetic[w] = synthetic.get(w, 0) | (w.events & (READ | WRITE))
+            if synthetic:
+                merged = dict(ready)
+                for w, bits in synthetic.items():
+                    wanted = bits & (w.events | ERR | HUP)
+                    w._latent |= bits & ~wanted
+                    if wanted:
+                        merged[w] = merged.get(w, 0) | wanted
+                        self._synthetic_events += 1
+                ready = list(merged.items())
+        return ready
+
+    def _requeue_synthetic(self, rest: List[Tuple[Watch, int]]) -> None:
+        # An exception leaves the pass: "ready again" reports not yet delivered must not be lost
+        # (kernel events are level-triggered and come back by themselves). Re-queue them all.
+        for w, bits in rest:
+            if w.active and w.fd not in self._always_ready:
+                self._ready_again[w] = self._ready_again.get(w, 0) | bits
+
+    def _drop_stale(self, fds: List[int]) -> None:
+        # The kernel reported numbers no watch owns: registrations that outlived their number
+        # (the file is open elsewhere). They cannot be removed by number: start afresh.
+        with self._lock:
+            if self._poller is not None:
+                self._rebuild_locked(f"events for descriptors no watch owns: {sorted(set(fds))}")
 
     def run(self, timeout: Optional[float] = None) -> None:
         """Run passes until :meth:`stop`. ``timeout`` bounds each wait."""
-        self._stopping = False
-        try:
-            while not self._stopping:
-                self.run_once(timeout)
-        finally:
-            self._stopping = False
+        with self.running():
+            while True:
+                self._pass(timeout)
+                if self.consume_stop():
+                    return
 
     def stop(self) -> None:
-        """Make :meth:`run` (or asyncore's ``loop()``) return after the current pass.
-        Thread-safe."""
-        self._stopping = True
-        self._waker.wake()
+        """Make the running :meth:`run` (or asyncore's ``loop()``) return after its current pass.
+        Thread-safe. If none is running, the next one returns after its first pass (a stop is
+        never lost, and never sticks: a pass consumes it)."""
+        self._stop_requested = True
+        self.wakeup()
+
+    def consume_stop(self) -> bool:
+        """Whether a stop was requested; clears the request (the loop layer calls it after each
+        pass)."""
+        if self._stop_requested:
+            self._stop_requested = False
+            return True
+        return False
 
     @property
-    def stopping(self) -> bool:
-        return self._stopping
-
-    def clear_stop(self) -> None:
-        self._stopping = False
+    def closed(self) -> bool:
+        return self._closed
 
     def close(self) -> None:
-        """Release the poller and the wake-up pipe; cancel timers and queued callbacks.
-        Idempotent. Watches still registered are dropped (their descriptors are not closed)."""
-        if self.closed:
-            return
-        self.closed = True
-        for w in list(self._watches.values()):
-            w.active = False
-        self._watches.clear()
-        self._always_ready.clear()
+        """Release the kernel objects; cancel timers, queued callbacks and watches (their
+        descriptors are not closed). Idempotent. Scheduling on a closed reactor raises
+        :class:`ReactorClosed`."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for w in self._watches.values():
+                w.active = False
+            self._watches.clear()
+            self._always_ready.clear()
+            self._ready_again.clear()
+            self._drop_kernel()
+            self._given_poller = None
         self._timers.clear()
         self._ready.clear()
-        self._poller.close()
-        self._waker.close()
 
     def registrations(self) -> Dict[int, int]:
         """``{fd: events}`` for every watch other than the reactor's own wake-up (for tests
@@ -336,8 +795,4 @@ class Reactor:
         return {fd: w.events for fd, w in self._watches.items() if w is not self._waker_watch}
 
 
-def _log_exception(exc: BaseException, context: str) -> None:
-    logger.error("unhandled exception %s", context, exc_info=exc)
-
-
-__all__ = ["READ", "WRITE", "Reactor", "TimerHandle", "Watch"]
+__all__ = ["MAX_WAIT", "READ", "WRITE", "Reactor", "ReactorClosed", "TimerHandle", "Watch"]

@@ -42,6 +42,9 @@ class Poller:
     """Interface of a backend. ``timeout`` is in seconds; ``None`` waits for ever."""
 
     name = "abstract"
+    #: Whether a kernel registration can outlive its descriptor number (epoll: it belongs to
+    #: the open file, which a dup or a forked child may keep open). See the reactor's notes.
+    registrations_outlive_numbers = False
 
     def register(self, fd: int, events: int) -> None:
         raise NotImplementedError
@@ -60,6 +63,11 @@ class Poller:
     def close(self) -> None:
         """Release the kernel object, if any. Idempotent."""
 
+    def holds_registration(self, fd: int) -> Optional[bool]:
+        """Whether the kernel still holds a registration under the number ``fd`` (for a number
+        that was closed before it could be unregistered); ``None`` when it cannot tell."""
+        return None
+
 
 if hasattr(select, "epoll"):
 
@@ -67,6 +75,7 @@ if hasattr(select, "epoll"):
         """Linux epoll, level-triggered (asyncore's contract is level-triggered)."""
 
         name = "epoll"
+        registrations_outlive_numbers = True
 
         def __init__(self) -> None:
             self._epoll = select.epoll()
@@ -102,6 +111,15 @@ if hasattr(select, "epoll"):
 
         def close(self) -> None:
             self._epoll.close()
+
+        def holds_registration(self, fd: int) -> Optional[bool]:
+            # Linux lists an epoll instance's registrations in /proc: one "tfd: N ..." line each.
+            try:
+                with open(f"/proc/self/fdinfo/{self._epoll.fileno()}") as info:
+                    lines = info.read().splitlines()
+            except (OSError, ValueError):
+                return None
+            return any(line.split()[1:2] == [str(fd)] for line in lines if line.startswith("tfd:"))
 
 
 if hasattr(select, "poll"):
@@ -203,18 +221,26 @@ def available_backends() -> List[str]:
     return names
 
 
-def make_poller(name: Optional[str] = None) -> Poller:
-    """A new poller: ``name`` from :func:`available_backends`, or the best one when ``None``.
+def resolve_backend(name: Optional[str] = None) -> str:
+    """The backend :func:`make_poller` would use for ``name``: the name itself if available,
+    the best one when ``None``. ``ValueError`` for an unknown or unavailable name.
 
     The environment variable ``ASYNCORE_NG_BACKEND`` overrides the default choice (tests run the
     same behaviour suite over every backend with it).
     """
     if name is None:
         name = os.environ.get("ASYNCORE_NG_BACKEND") or available_backends()[0]
-    if name == "epoll" and hasattr(select, "epoll"):
+    if name not in available_backends():
+        raise ValueError(f"unknown or unavailable poller backend {name!r}; have {available_backends()}")
+    return name
+
+
+def make_poller(name: Optional[str] = None) -> Poller:
+    """A new poller: ``name`` from :func:`available_backends`, or the best one when ``None``
+    (see :func:`resolve_backend`)."""
+    name = resolve_backend(name)
+    if name == "epoll":
         return EpollPoller()
-    if name == "poll" and hasattr(select, "poll"):
+    if name == "poll":
         return PollPoller()
-    if name == "select":
-        return SelectPoller()
-    raise ValueError(f"unknown or unavailable poller backend {name!r}; have {available_backends()}")
+    return SelectPoller()

@@ -62,6 +62,10 @@ class TimerQueue:
         """Live (not cancelled) timers."""
         return len(self._heap) - self._cancelled
 
+    def __bool__(self) -> bool:
+        """Whether any entry, live or cancelled, is left (cheap: the pass asks it every time)."""
+        return bool(self._heap)
+
     def push(
         self,
         when: float,
@@ -112,14 +116,15 @@ class TimerQueue:
                 heapq.heappush(self._heap, (handle.when, next(self._seq), handle))
                 handle._queue = self
 
-    def run(self, handle: TimerHandle, now: float) -> None:
-        """Run one due handle, re-pushing it first if it repeats (so it may cancel itself).
+    def fire(self, handle: TimerHandle, now: float) -> Optional[Tuple[Callable[..., Any], Tuple[Any, ...]]]:
+        """Prepare one due handle to run: ``(callback, args)`` to call, or ``None`` if it was
+        cancelled meanwhile. A repeating handle is pushed back first (so it may cancel itself).
 
         A repeating timer that fell behind (a long handler, a suspended process) is not fired
         again and again to catch up: if its next slot has passed, it runs one interval from now.
         """
         if handle.cancelled:
-            return
+            return None
         if handle.interval is not None:
             handle.when += handle.interval
             if handle.when <= now:
@@ -128,7 +133,7 @@ class TimerQueue:
             handle._queue = self
         else:
             handle.cancelled = True  # spent: a later cancel() is a no-op
-        handle._callback(*handle._args)
+        return handle._callback, handle._args
 
     def clear(self) -> None:
         for _, _, handle in self._heap:

@@ -1,49 +1,69 @@
 """The wake-up channel: lets another thread, or a signal handler, cut a wait short.
 
-A non-blocking pipe (an eventfd would save one descriptor on Linux, but a pipe behaves the same
-everywhere and costs nothing on the hot path). ``wake()`` writes one byte unless a wake-up is
-already pending; the reactor drains the pipe when it reports readable. A full pipe means a
-wake-up is pending anyway, so a failed write is fine. Writing to a pipe is async-signal-safe, so
-``wake()`` may run in a Python signal handler.
+A connected pair of non-blocking sockets (a ``socketpair``, as asyncio uses). The reactor watches
+the reading end; :meth:`Waker.wake` writes one byte to the other end, every time. There is no
+"a wake-up is already pending" flag: such a flag must be cleared by the reader at exactly the
+right moment, and the first version of this class cleared it before draining, so a ``wake()``
+landing in between left the flag set with the socket empty and every later ``wake()`` returned
+early (a pass then slept its whole timeout with 180,000 callbacks posted). Writing every time is
+one system call per wake-up; a full socket buffer (``BlockingIOError``) means a byte is already
+waiting, so the wake-up cannot be lost and the error is ignored.
+
+Why it cannot be lost: a thread first queues its work (a callback, a map change), then writes.
+The reactor drains the socket while dispatching I/O and only afterwards looks at the queues. A
+write that the drain consumed was preceded by its work, which the reactor therefore sees in the
+same pass; a write that came after the drain leaves a byte behind, so the next wait returns at
+once.
+
+Closing races with writers in other threads: a socket number closed and reused by another file
+must never receive our byte. The socket objects protect against writing to a number they no
+longer hold, and a lock makes "check that we are open, then send" atomic with respect to
+:meth:`close`. It is re-entrant because a signal handler runs in the main thread, which may
+already hold it.
 """
 
 from __future__ import annotations
 
-import os
+import socket
+import threading
 
 
 class Waker:
     def __init__(self) -> None:
-        self._read_fd, self._write_fd = os.pipe()
-        os.set_blocking(self._read_fd, False)
-        os.set_blocking(self._write_fd, False)
-        self._pending = False
+        self._reader, self._writer = socket.socketpair()
+        self._reader.setblocking(False)
+        self._writer.setblocking(False)
+        self._lock = threading.RLock()
+        self._closed = False
+        #: Bytes written so far (statistics: wake-up requests, approximately across threads).
+        self.wakes = 0
 
     def fileno(self) -> int:
-        return self._read_fd
+        return self._reader.fileno()
 
     def wake(self) -> None:
-        """Make the reactor's current or next wait return at once. Thread-safe."""
-        if self._pending or self._write_fd < 0:
-            return
-        self._pending = True
-        try:
-            os.write(self._write_fd, b"\0")
-        except (BlockingIOError, OSError):
-            pass
+        """Make the reactor's current or next wait return at once. Thread-safe and signal-safe."""
+        with self._lock:
+            if self._closed:
+                return
+            self.wakes += 1
+            try:
+                self._writer.send(b"\0")
+            except OSError:
+                pass  # BlockingIOError: a byte is waiting already; anything else: shutting down
 
     def drain(self) -> None:
-        # Clear the flag first: a wake() racing with the drain then writes again, and the
-        # worst case is one spurious extra pass, never a lost wake-up.
-        self._pending = False
+        """Read every pending byte (the reactor calls it when the reading end is ready)."""
         try:
-            while os.read(self._read_fd, 4096):
+            while self._reader.recv(4096):
                 pass
-        except (BlockingIOError, OSError):
-            pass
+        except OSError:
+            pass  # BlockingIOError: drained
 
     def close(self) -> None:
-        for fd in (self._read_fd, self._write_fd):
-            if fd >= 0:
-                os.close(fd)
-        self._read_fd = self._write_fd = -1
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._reader.close()
+            self._writer.close()

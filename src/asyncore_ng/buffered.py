@@ -1,0 +1,197 @@
+"""Channels that queue their output: ``BufferedOutput`` (what they share) and
+``DispatcherWithSend`` (asyncore's ``dispatcher_with_send``).
+
+``dispatcher_with_send`` is asyncore's simplest buffered channel, and test suites lean on its
+every detail: ``send()`` appends to ``out_buffer`` and calls ``initiate_send()``, which hands
+``dispatcher.send`` (the base class's, looked up when called: tests patch it) at most 64 KiB
+from the front of the buffer. Both methods can be overridden, ``out_buffer`` can be assigned or
+shadowed by a class attribute, the socket can be a fake. All of that behaves as in the stdlib.
+What differs is the cost: ``out_buffer`` is a ``bytearray`` consumed from the front, so a large
+buffer sent in small pieces costs linear time, not quadratic, and with a real socket the chunk
+is handed to the kernel as a view, without a copy.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from operator import attrgetter
+from typing import Any, Optional
+
+from . import errnos
+from .dispatcher import AnnouncedState, ChannelMapType, Dispatcher, _library_predicate
+
+#: What ``initiate_send`` hands the socket at most, as the stdlib did.
+SEND_CHUNK = 65536
+
+
+class BufferedOutput(Dispatcher):
+    """What channels that queue output share (``DispatcherWithSend``, ``AsyncChat``).
+
+    Flow control: when queued output grows past ``write_high_water`` bytes,
+    :meth:`handle_output_full` is called (once); when it drains to ``write_low_water`` or
+    below, :meth:`handle_output_drained`. Both do nothing by default: a proxy overrides them to
+    ``pause_reading()``/``resume_reading()`` the channel it copies from, so a slow reader
+    cannot grow its memory without bound (examples/proxy.py).
+
+    End of input with output still queued (the peer shut down its sending side but still
+    reads): the default ``handle_close``, called by ``recv`` at end of input, stops reading,
+    delivers what is queued, then closes, instead of dropping it. Only then: after an error
+    (``handle_error``) or an explicit ``handle_close()`` the channel closes at once, as in the
+    stdlib, and so does a second ``handle_close()`` while the output drains (an idle timeout on
+    a peer that stopped reading, a reset).
+    """
+
+    #: Queued bytes above which :meth:`handle_output_full` is called.
+    write_high_water = 1024 * 1024
+    #: Queued bytes at or below which :meth:`handle_output_drained` is called after it.
+    write_low_water = 256 * 1024
+
+    _ng_output_full = False
+    _ng_flushing = False  # closing once the queued output is sent
+
+    def handle_output_full(self) -> None:
+        """Queued output went above ``write_high_water``. Override to apply back-pressure."""
+
+    def handle_output_drained(self) -> None:
+        """Queued output fell to ``write_low_water`` after being full."""
+
+    def _ng_output_grew(self, queued: int) -> None:
+        if not self._ng_output_full and queued > self.write_high_water:
+            self._ng_output_full = True
+            self.handle_output_full()
+
+    def _ng_output_shrank(self, queued: int) -> None:
+        if self._ng_output_full and queued <= self.write_low_water:
+            self._ng_output_full = False
+            self.handle_output_drained()
+
+    def _ng_has_queued_output(self) -> bool:
+        raise NotImplementedError
+
+    def _ng_flush_before_close(self) -> bool:
+        """Called by the default ``handle_close``: at end of input, with output queued and the
+        connection up, stop reading and let the output go first. True if so (the channel then
+        closes when it is sent)."""
+        if (
+            not self._ng_input_ended
+            or self._ng_flushing
+            or not self.connected
+            or not self._ng_has_queued_output()
+        ):
+            return False
+        self._ng_flushing = True
+        self._ng_pause_reading()
+        return True
+
+
+class DispatcherWithSend(BufferedOutput):
+    """asyncore's ``dispatcher_with_send``: ``send`` buffers what the socket does not take.
+
+    Flow control and flush-before-close: see :class:`BufferedOutput`.
+    """
+
+    _ng_announced_state = (*Dispatcher._ng_announced_state, "out_buffer")
+    #: The class whose ``send`` ``initiate_send`` calls (the ``asyncore`` shim: its
+    #: ``dispatcher``, whose ``send`` tests patch).
+    _ng_plain_class: Any = Dispatcher
+    _ng_out_announced = False  # whether the loop was last told that output is queued
+
+    def __init__(self, sock: Optional[socket.socket] = None, map: Optional[ChannelMapType] = None):
+        # The buffer exists before the channel enters the map: a loop thread woken by that may
+        # ask writable() at once.
+        self._ng_out = bytearray()
+        super().__init__(sock, map)
+        self.out_buffer = b""
+
+    def _set_out_buffer(self, value: Any) -> None:
+        # Code written for the stdlib assigns bytes (out_buffer = out_buffer + data): keep a
+        # bytearray, and tell the loop, since writable() reads it.
+        self._ng_out = value if type(value) is bytearray else bytearray(value)
+        self._ng_out_announced = bool(self._ng_out)
+        self._ng_announce()
+
+    out_buffer = AnnouncedState(attrgetter("_ng_out"), _set_out_buffer, None, "Output not sent yet.")
+
+    def _ng_has_queued_output(self) -> bool:
+        return len(self.out_buffer) > 0
+
+    def _ng_queue_changed(self) -> None:
+        buf = self.out_buffer
+        queued = bool(buf)
+        if queued != self._ng_out_announced:
+            self._ng_out_announced = queued
+            self._ng_announce()
+        if not queued and self._ng_flushing:
+            self.close()
+
+    def initiate_send(self) -> None:
+        buf = self.out_buffer
+        sock = self.socket
+        if (
+            type(buf) is bytearray
+            and self._ng_plain_class.send is _PLAIN_SEND
+            and type(sock) is socket.socket
+        ):
+            # What the stdlib did, without copying: the chunk goes to the kernel as a view of the
+            # buffer. The view must be released before the buffer is resized, and handle_close
+            # may touch the buffer, so a disconnect is handled after the send.
+            try:
+                if len(buf) <= SEND_CHUNK:
+                    num_sent = sock.send(buf)
+                else:
+                    with memoryview(buf) as view, view[:SEND_CHUNK] as head:
+                        num_sent = sock.send(head)
+            except OSError as why:
+                if why.errno == errno.EWOULDBLOCK:
+                    return
+                if why.errno not in errnos.DISCONNECTED:
+                    raise
+                if not self._ng_closed_elsewhere():
+                    self.handle_close()
+                return
+            if num_sent and self._ng_idle_timeout is not None:
+                self._ng_note_activity()
+            del buf[:num_sent]
+        else:
+            # Exactly the stdlib's call: a fake socket or a patched dispatcher.send sees bytes.
+            num_sent = self._ng_plain_class.send(self, bytes(buf[:SEND_CHUNK]))
+            buf = self.out_buffer
+            if type(buf) is bytearray:
+                del buf[:num_sent]
+            else:
+                self.out_buffer = buf[num_sent:]
+                return
+        if num_sent:
+            self._ng_output_shrank(len(buf))
+        self._ng_queue_changed()
+
+    def handle_write(self) -> None:
+        self.initiate_send()
+
+    @_library_predicate
+    def writable(self) -> Any:
+        return (not self.connected) or len(self.out_buffer)
+
+    def send(self, data: Any) -> None:  # type: ignore[override]
+        if self.debug:
+            self.log_info("sending %s" % repr(data))  # noqa: UP031 (the stdlib's format)
+        if self._ng_in_other_thread():
+            # Another thread must not touch the buffer while the loop's thread sends from it:
+            # the loop's thread queues the data, in order.
+            self._ng_reactor().call_soon_threadsafe(self.send, data if type(data) is bytes else bytes(data))
+            return
+        buf = self.out_buffer
+        if type(buf) is bytearray and isinstance(data, (bytes, bytearray, memoryview)):
+            buf += data
+            self._ng_output_grew(len(buf))
+        else:
+            self.out_buffer = buf + data  # the stdlib's concatenation: its result and its errors
+        self.initiate_send()
+
+    def handle_close(self) -> None:
+        if not self._ng_flush_before_close():
+            super().handle_close()
+
+
+_PLAIN_SEND = Dispatcher.send

@@ -1,0 +1,974 @@
+"""asyncore's loop semantics over the reactor: the map, the per-pass interest sync, dispatch,
+and the stdlib's module-level functions (``loop``, ``poll``, ``poll2``, ``read``, ``write``,
+``readwrite``, ``close_all``).
+
+The channel protocol
+--------------------
+Like the stdlib's ``poll()``, this module knows channels only by what it calls on them:
+``readable()``, ``writable()``, ``accepting``, ``handle_read_event()``, ``handle_write_event()``,
+``handle_expt_event()``, ``handle_close()``, ``handle_error()``. So it sits *below* the channel
+classes (``asyncore_ng.dispatcher`` imports it, never the reverse). A channel class may also take
+part in the notification design below through a few reserved names, all starting ``_ng_``:
+
+* ``_ng_registration``: an attribute the loop sets to the channel's :class:`Registration` while
+  the channel is in a bound map (the channel calls ``interest_changed()`` and ``cancel()`` on
+  it);
+* ``_ng_announces_interest(cls)``: a class method answering whether every change of the class's
+  ``readable()``/``writable()`` answers is announced (see below);
+* ``_ng_rechecks_after_dispatch(cls)``: whether the predicates should be asked again after each
+  of the channel's own events (for user classes that promised only that);
+* ``_ng_filter_interest(readable, writable)``: adjusts the predicates' answers (paused reading,
+  a socket that cannot have events yet, a TLS handshake that wants the other direction).
+
+The notification design
+-----------------------
+The stdlib asks every channel ``readable()`` and ``writable()`` on every pass and rebuilds the
+whole select/poll set: O(all channels) per pass. Here each map gets one :class:`MapBinding`
+(and through it one reactor), which keeps a kernel registration per channel and, each pass,
+changes only what changed. Which predicates it asks:
+
+* *Polled* registrations: channels whose class overrides ``readable``/``writable`` with plain
+  methods (code such as waitress uses ``readable()`` as a per-pass tick), or whose instance
+  replaced one, or that are not our channels at all. They are asked on every pass, once, in map
+  order, exactly as the stdlib asks them.
+* *Announced* registrations: channels whose class says every change is announced (the library's
+  own predicates, and user predicates marked ``state_predicate``). Their predicates are asked only
+  after an announcement: the state those predicates read (``connected``, ``accepting``,
+  ``connecting``, ``out_buffer``, ``producer_fifo``) tells the registration when it is assigned,
+  and the library's methods that change the answer call ``interest_changed()``.
+
+That verdict is only as good as the class it was drawn from, so it is checked where user code
+can invalidate it: a class attribute shadowing the announcing state (``connected = False``)
+makes the class polled; a predicate assigned on an instance switches that channel to polled at
+once (the library's predicates are data descriptors that notice it); a predicate patched on the
+class after the first pass is noticed on the next pass, by comparing each announced class's
+predicates with the ones it was classified with (O(classes) per pass, not O(channels)).
+
+Map changes: the default map is a :class:`ChannelMap`, a ``dict`` that notes which keys changed
+while a binding exists; for a plain ``dict`` passed as ``map=``, ``add_channel``/``del_channel``
+report changes and a C-speed comparison of the key sets catches entries added or removed by hand.
+Changes are reconciled at the start of a pass only: channels added while predicates run are
+registered on the next pass, as the stdlib's snapshot of the map would have them.
+
+So a pass costs O(announced changes + polled channels + classes), not O(all channels).
+
+Dispatch follows the stdlib: for each ready channel the object *now* in the map under its key
+gets the event (code replaces ``map[fd]`` by hand), an event is skipped once the key left the
+map, and the module-level ``read``/``write``/``_exception``/``readwrite`` (of the ``asyncore``
+module, which tests patch) are the ones called. ``use_poll=False`` (select semantics): interest
+READ if readable, WRITE if writable and not accepting, PRI if either; a hang-up counts as
+readable and an error as readable and writable, as select(2) reports them; read, then write,
+then exceptional, each skipped once the channel left the map. ``use_poll=True`` (poll semantics):
+READ|PRI if readable, WRITE if writable and not accepting; the raw bits go to ``readwrite()``,
+which closes the channel on hang-up or error. The kernel interface underneath is the same
+either way.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import select
+import sys
+import threading
+import time
+import weakref
+from collections import deque
+from operator import methodcaller
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+
+from .errnos import DISCONNECTED
+from .exceptions import PASSTHROUGH
+from .reactor import ERR, HUP, NVAL, PRI, READ, WRITE, Reactor, Watch
+
+logger = logging.getLogger("asyncore_ng")
+
+MapType = Dict[Any, Any]
+
+#: Seconds between two audits of a map for sockets closed behind the loop's back.
+AUDIT_INTERVAL = 1.0
+
+# What select(2) reports as readable, writable, exceptional (Linux fs/select.c: POLLIN_SET,
+# POLLOUT_SET, POLLEX_SET), in poll(2) bits.
+_SELECT_READABLE = READ | HUP | ERR
+_SELECT_WRITABLE = WRITE | ERR
+
+# The stdlib looked these up at call time; tests replace them. A pass compares with the originals.
+_SELECT = select.select
+_POLL = getattr(select, "poll", None)
+
+
+# -- the map ------------------------------------------------------------------------------
+
+
+class ChannelMap(Dict[Any, Any]):
+    """A ``dict`` that remembers which keys changed since the loop last looked.
+
+    Behaves as a plain dict in every way; while a loop binding exists, the loop uses the note
+    to keep its kernel registrations in step in O(changes). A change made from another thread
+    wakes the loop.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A deque, not a set: appends and pops stay O(1) (a set drained of many keys keeps its
+        # large table, and each later pop scans it), and both are atomic across threads.
+        self._changed: Deque[Any] = deque()
+        self._binding: Optional[MapBinding] = None
+
+    def _note(self, key: Any) -> None:
+        binding = self._binding
+        if binding is not None:
+            binding.note(key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        dict.__setitem__(self, key, value)
+        self._note(key)
+
+    def __delitem__(self, key: Any) -> None:
+        dict.__delitem__(self, key)
+        self._note(key)
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        value = dict.pop(self, key, *default)
+        self._note(key)
+        return value
+
+    def popitem(self) -> Tuple[Any, Any]:
+        key, value = dict.popitem(self)
+        self._note(key)
+        return key, value
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __ior__(self, other: Any) -> ChannelMap:  # type: ignore[misc]
+        self.update(other)
+        return self
+
+    def clear(self) -> None:
+        keys = list(self)
+        dict.clear(self)
+        for key in keys:
+            self._note(key)
+
+
+#: The default map (asyncore's ``socket_map``).
+socket_map: ChannelMap = ChannelMap()
+
+
+# -- the channel handlers' error boundary ---------------------------------------------------
+
+
+def guarded_call(channel: Any, handler: Callable[..., Any], *args: Any) -> None:
+    """Call ``handler(*args)`` for ``channel`` inside asyncore's error boundary: ``ExitNow``,
+    ``KeyboardInterrupt`` and ``SystemExit`` propagate, anything else goes to
+    ``channel.handle_error()`` (whose own exceptions propagate, as in the stdlib)."""
+    try:
+        handler(*args)
+    except PASSTHROUGH:
+        raise
+    except BaseException:
+        channel.handle_error()
+
+
+def _event_dispatcher(name: str, method: str, doc: str) -> Callable[[Any], None]:
+    # read(), write() and _exception() are the same boundary around one handle_*_event method.
+    invoke = methodcaller(method)
+
+    def dispatch(obj: Any) -> None:
+        try:
+            invoke(obj)
+        except PASSTHROUGH:
+            raise
+        except BaseException:
+            obj.handle_error()
+
+    dispatch.__name__ = dispatch.__qualname__ = name
+    dispatch.__doc__ = doc
+    return dispatch
+
+
+read = _event_dispatcher("read", "handle_read_event", "Dispatch a read event to ``obj``.")
+write = _event_dispatcher("write", "handle_write_event", "Dispatch a write event to ``obj``.")
+_exception = _event_dispatcher("_exception", "handle_expt_event", "Dispatch an exceptional condition.")
+
+
+def readwrite(obj: Any, flags: int) -> None:
+    """Dispatch poll(2) ``flags`` to ``obj``: read, write, priority, then close on hang-up,
+    error or an invalid descriptor; a disconnect error closes, anything else ``handle_error``."""
+    try:
+        if flags & select.POLLIN:
+            obj.handle_read_event()
+        if flags & select.POLLOUT:
+            obj.handle_write_event()
+        if flags & select.POLLPRI:
+            obj.handle_expt_event()
+        if flags & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+            obj.handle_close()
+    except OSError as e:
+        if e.errno not in DISCONNECTED:
+            obj.handle_error()
+        else:
+            obj.handle_close()
+    except PASSTHROUGH:
+        raise
+    except BaseException:
+        obj.handle_error()
+
+
+# -- classes: may the loop rely on announcements? ----------------------------------------
+
+
+class _ClassVerdict:
+    """What the loop concluded about one channel class, and the predicates it concluded it
+    from (compared each pass: a class patched after the first pass is noticed)."""
+
+    __slots__ = ("announced", "readable", "rechecks", "registrations", "writable")
+
+    def __init__(self, cls: type) -> None:
+        self.readable = getattr(cls, "readable", None)
+        self.writable = getattr(cls, "writable", None)
+        announces = getattr(cls, "_ng_announces_interest", None)
+        self.announced = bool(announces is not None and announces())
+        rechecks = getattr(cls, "_ng_rechecks_after_dispatch", None)
+        self.rechecks = bool(self.announced and rechecks is not None and rechecks())
+        self.registrations = 0
+
+    def still_holds(self, cls: type) -> bool:
+        return (
+            getattr(cls, "readable", None) is self.readable
+            and getattr(cls, "writable", None) is self.writable
+        )
+
+
+def _descriptor_of(key: Any) -> int:
+    if isinstance(key, int):
+        return key
+    fileno = getattr(key, "fileno", None)
+    if fileno is None:
+        raise TypeError(f"map keys must be descriptor numbers or objects with a fileno() method, not {key!r}")
+    fd = fileno()
+    if not isinstance(fd, int) or fd < 0:
+        raise ValueError(f"map key {key!r} has no open descriptor (fileno() returned {fd!r})")
+    return fd
+
+
+def _identity(fd: int) -> Optional[Tuple[int, int]]:
+    """What the descriptor ``fd`` names now (device, inode), or None if it is closed."""
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+# -- one channel in a bound map -----------------------------------------------------------
+
+
+class Registration:
+    """What the loop knows of one channel in a bound map; its methods are the watch callbacks.
+
+    A channel keeps it (``_ng_registration``) to call :meth:`interest_changed` and
+    :meth:`cancel`. Both are safe from other threads.
+    """
+
+    __slots__ = (
+        "active",
+        "binding",
+        "channel",
+        "dirty",
+        "fd",
+        "filter",
+        "identity",
+        "key",
+        "polled",
+        "verdict",
+        "wanted",
+        "watch",
+    )
+
+    def __init__(self, binding: MapBinding, key: Any, fd: int, channel: Any) -> None:
+        self.binding = binding
+        self.key = key
+        self.fd = fd
+        self.channel = channel
+        self.active = True
+        self.dirty = False  # queued for a predicate check
+        self.polled = True
+        self.wanted = False  # the predicates' last answer was "readable or writable"
+        self.verdict: Optional[_ClassVerdict] = None
+        self.filter: Optional[Callable[[Any, Any], Tuple[Any, Any]]] = getattr(
+            channel, "_ng_filter_interest", None
+        )
+        self.identity = _identity(fd)
+        self.watch: Optional[Watch] = None
+
+    @property
+    def reactor(self) -> Reactor:
+        return self.binding.reactor
+
+    def interest_changed(self) -> None:
+        """The channel's predicates may answer differently: ask them before the next wait."""
+        self.binding.mark(self)
+
+    def predicates_replaced(self) -> None:
+        """A predicate was assigned on the instance: ask it every pass from now on."""
+        self.binding.make_polled(self)
+
+    def cancel(self) -> None:
+        """The channel leaves the map: unregister now (before its socket closes)."""
+        self.binding.forget(self)
+
+    def __repr__(self) -> str:
+        return f"<Registration {self.key!r} of {self.channel!r}{'' if self.active else ' cancelled'}>"
+
+    # The dispatch callbacks (see the module notes).
+
+    def on_select(self, bits: int) -> None:
+        """Dispatch with select semantics: read, write, exceptional, each to the object now in
+        the map under the key, each skipped once the channel left the map."""
+        binding = self.binding
+        map_get = binding.map.get
+        key = self.key
+        obj = map_get(key)
+        if obj is None:
+            return
+        if obj is not self.channel:
+            binding.note(key)  # replaced by hand: registered anew next pass
+        interest = self.watch.events  # type: ignore[union-attr]
+        hooks = binding.hooks
+        if bits & _SELECT_READABLE and interest & READ:
+            hooks.read(obj)
+            if not self.active:
+                return
+            obj = map_get(key)
+        if bits & _SELECT_WRITABLE and interest & WRITE and obj is not None:
+            hooks.write(obj)
+            if not self.active:
+                return
+            obj = map_get(key)
+        if bits & PRI and obj is not None:
+            hooks._exception(obj)
+            if not self.active:
+                return
+            obj = map_get(key)
+        if bits & NVAL and obj is not None:
+            hooks.readwrite(obj, NVAL)
+        if self.verdict is not None and self.verdict.rechecks and self.active:
+            binding.mark(self)
+
+    def on_poll(self, bits: int) -> None:
+        """Dispatch with poll semantics: the raw bits go to ``readwrite``."""
+        binding = self.binding
+        obj = binding.map.get(self.key)
+        if obj is None:
+            return
+        if obj is not self.channel:
+            binding.note(self.key)
+        binding.hooks.readwrite(obj, bits)
+        if self.verdict is not None and self.verdict.rechecks and self.active:
+            binding.mark(self)
+
+    def on_select_debug(self, bits: int) -> None:
+        started = self.binding.reactor.clock()
+        self.on_select(bits)
+        self.binding.reactor.report_if_slow(started, f"handling events {bits:#x} of {self.channel!r}")
+
+    def on_poll_debug(self, bits: int) -> None:
+        started = self.binding.reactor.clock()
+        self.on_poll(bits)
+        self.binding.reactor.report_if_slow(started, f"handling events {bits:#x} of {self.channel!r}")
+
+
+# -- one map and its reactor -----------------------------------------------------------------
+
+
+class MapBinding:
+    """One map, its reactor, and the registrations kept in step with the map."""
+
+    def __init__(self, map: MapType, reactor: Optional[Reactor] = None) -> None:
+        self.map = map
+        self.reactor = reactor if reactor is not None else Reactor()
+        self.reactor.owner = self  # the reactor keeps its binding alive (see bind())
+        #: Where ``read``, ``write``, ``_exception``, ``readwrite``, ``select`` are looked up at
+        #: dispatch time: this module, or the ``asyncore`` shim that runs the loop.
+        self.hooks: Any = sys.modules[__name__]
+        self.poll_semantics = False
+        self._registrations: Dict[Any, Registration] = {}
+        self._polled: Dict[Any, Registration] = {}
+        self._verdicts: Dict[type, _ClassVerdict] = {}
+        self._dirty: Deque[Registration] = deque()  # see Registration.dirty
+        self._journal: Deque[Any] = map._changed if isinstance(map, ChannelMap) else deque()
+        self._journal.clear()
+        self._resync = True  # compare the whole map on the next pass
+        self._plain = not isinstance(map, ChannelMap)
+        self._wanting = 0  # registrations whose predicates answered readable or writable
+        self._on_next_close: List[Callable[[], None]] = []
+        self._lock = threading.Lock()  # makes the audit's verdict atomic with forget()
+        self._next_audit = 0.0
+
+    # -- told by channels and maps ----------------------------------------------------------
+
+    def note(self, key: Any) -> None:
+        """A channel was added to, removed from, or replaced in the map under ``key``."""
+        journal = self._journal
+        journal.append(key)
+        if len(journal) > 64 and len(journal) > 2 * len(self.map):
+            # Changes that no pass has looked at pile up (a map nobody loops): forget them and
+            # compare the whole map next time instead.
+            journal.clear()
+            self._resync = True
+        self.reactor.notify()
+
+    def mark(self, reg: Registration) -> None:
+        """The channel's predicates may answer differently: ask them before the next wait."""
+        if not reg.dirty:
+            reg.dirty = True
+            self._dirty.append(reg)
+        self.reactor.notify()
+
+    def make_polled(self, reg: Registration) -> None:
+        if reg.active and not reg.polled:
+            self._unclassify(reg)
+            reg.polled = True
+            self._polled[reg.key] = reg
+        self.reactor.notify()
+
+    def on_next_close(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (as a reactor callback) when any channel of this map next closes:
+        a listener short of descriptors waits for one to be freed."""
+        self._on_next_close.append(callback)
+
+    def forget(self, reg: Registration) -> None:
+        """The channel is leaving the map: unregister it now (before its socket closes)."""
+        with self._lock:
+            if reg.active and self._registrations.get(reg.key) is reg:
+                self._remove(reg)
+            else:
+                reg.active = False
+        self._journal.append(reg.key)
+
+    # -- keeping registrations in step ---------------------------------------------------
+
+    def sync(self, poll_semantics: bool) -> None:
+        """Bring kernel interest in line with the map and the predicates, before a wait."""
+        if poll_semantics != self.poll_semantics:
+            self._switch_semantics(poll_semantics)
+        journal = self._journal
+        if self._resync or (self._plain and self.map.keys() != self._registrations.keys()):
+            self._resync = False
+            journal.extend(self.map.keys() ^ self._registrations.keys())
+            journal.extend(
+                key for key, reg in self._registrations.items() if self.map.get(key) is not reg.channel
+            )
+        while journal:
+            self._reconcile(journal.popleft())
+        for cls, verdict in self._verdicts.items():
+            if not verdict.still_holds(cls):
+                self._reclassify(cls)
+                break  # the dict changed; the next pass looks at the other classes
+        # Polled registrations: asked once per pass, in map order (their predicates may be a
+        # per-pass tick). Registrations they close are skipped; channels they add wait in the
+        # journal for the next pass.
+        if self._polled:
+            for reg in list(self._polled.values()):
+                if reg.active:
+                    self._update(reg)
+        # Announced ones whose state changed. Their predicates are the library's (or promised
+        # side-effect free), so asking one twice is harmless: a change announced while this
+        # runs (one channel's predicate pushing to another) is taken in the same pass.
+        dirty = self._dirty
+        while dirty:
+            reg = dirty.popleft()
+            reg.dirty = False  # before asking: a concurrent mark() then queues it again
+            if reg.active and not reg.polled:
+                self._update(reg)
+
+    def _switch_semantics(self, poll_semantics: bool) -> None:
+        self.poll_semantics = poll_semantics
+        for reg in self._registrations.values():
+            if reg.watch is not None:
+                reg.watch.callback = self._callback_for(reg)
+            if not reg.polled:
+                self.mark(reg)
+
+    def _callback_for(self, reg: Registration) -> Callable[[int], None]:
+        if self.reactor.get_debug():
+            return reg.on_poll_debug if self.poll_semantics else reg.on_select_debug
+        return reg.on_poll if self.poll_semantics else reg.on_select
+
+    def _reconcile(self, key: Any) -> None:
+        obj = self.map.get(key)
+        reg = self._registrations.get(key)
+        if reg is not None:
+            if reg.channel is obj:
+                if reg.polled:
+                    return
+                self.mark(reg)
+                return
+            with self._lock:
+                if reg.active:
+                    self._remove(reg)
+        if obj is not None:
+            self._add(key, obj)
+
+    def _add(self, key: Any, obj: Any) -> None:
+        fd = _descriptor_of(key)
+        reg = Registration(self, key, fd, obj)
+        self._registrations[key] = reg
+        self._classify(reg)
+        if hasattr(obj, "_ng_registration"):
+            obj._ng_registration = reg
+        reg.watch = self.reactor.watch(fd, 0, self._callback_for(reg), propagate_errors=True)
+        if not reg.polled:
+            self.mark(reg)
+
+    def _classify(self, reg: Registration) -> None:
+        cls = type(reg.channel)
+        verdict = self._verdicts.get(cls)
+        if verdict is None:
+            verdict = self._verdicts[cls] = _ClassVerdict(cls)
+        instance_dict = getattr(reg.channel, "__dict__", {})
+        if verdict.announced and "readable" not in instance_dict and "writable" not in instance_dict:
+            reg.polled = False
+            reg.verdict = verdict
+            verdict.registrations += 1
+        else:
+            reg.polled = True
+            self._polled[reg.key] = reg
+
+    def _unclassify(self, reg: Registration) -> None:
+        verdict = reg.verdict
+        if verdict is not None:
+            reg.verdict = None
+            verdict.registrations -= 1
+            if verdict.registrations <= 0:
+                for cls, v in list(self._verdicts.items()):
+                    if v is verdict:
+                        del self._verdicts[cls]
+
+    def _reclassify(self, cls: type) -> None:
+        self._verdicts.pop(cls, None)
+        for reg in list(self._registrations.values()):
+            if type(reg.channel) is cls and reg.active:
+                reg.verdict = None
+                self._polled.pop(reg.key, None)
+                self._classify(reg)
+                if not reg.polled:
+                    self.mark(reg)
+
+    def _remove(self, reg: Registration) -> None:
+        """Unregister ``reg`` (call with the lock held)."""
+        if self._on_next_close:
+            # A descriptor is about to be freed: listeners backing off may accept again.
+            callbacks, self._on_next_close = self._on_next_close, []
+            for callback in callbacks:
+                self.reactor.call_soon(callback)
+        reg.active = False
+        key = reg.key
+        if self._registrations.get(key) is reg:
+            del self._registrations[key]
+        if self._polled.get(key) is reg:
+            del self._polled[key]
+        self._unclassify(reg)
+        if reg.wanted:
+            reg.wanted = False
+            self._wanting -= 1
+        channel = reg.channel
+        if getattr(channel, "_ng_registration", None) is reg:
+            channel._ng_registration = None
+        if reg.watch is not None:
+            reg.watch.cancel()
+
+    def _update(self, reg: Registration) -> None:
+        obj = reg.channel
+        readable = obj.readable()
+        writable = obj.writable()
+        wanted = bool(readable or writable)
+        if wanted != reg.wanted:
+            reg.wanted = wanted
+            self._wanting += 1 if wanted else -1
+        if reg.filter is not None:
+            readable, writable = reg.filter(readable, writable)
+        events = 0
+        if readable:
+            events = READ | PRI if self.poll_semantics else READ
+        if writable and not obj.accepting:
+            events |= WRITE
+        if (readable or writable) and not self.poll_semantics:
+            events |= PRI  # select's exceptfds holds every channel asked about
+        watch = reg.watch
+        if watch is None or events == watch.events:
+            return
+        try:
+            watch.modify(events)
+        except (OSError, ValueError) as exc:
+            # Closed behind the loop's back (EBADF) or not watchable (select's FD_SETSIZE): the
+            # stdlib would fail the whole pass; we close just this channel, saying why.
+            self._drop_broken(reg, f"its descriptor cannot be watched: {exc}")
+
+    def _drop_broken(self, reg: Registration, why: str) -> None:
+        """A channel the loop cannot serve any more: say why, let it clean up, and make sure
+        it is out of the map (its ``handle_close`` may not close, e.g. to flush first)."""
+        with self._lock:
+            if not reg.active:
+                return  # another thread closed it meanwhile: nothing to say
+            self._remove(reg)
+        obj: Any = reg.channel
+        logger.warning("closing %r: %s", obj, why)
+        try:
+            obj.handle_close()
+            if self.map.get(reg.key) is reg.channel:
+                obj.close()
+        except PASSTHROUGH:
+            raise
+        except Exception:
+            obj.handle_error()
+        if self.map.get(reg.key) is obj:
+            del self.map[reg.key]
+
+    # -- passes --------------------------------------------------------------------------
+
+    def run_passes(
+        self, timeout: Optional[float], poll_semantics: bool, count: Optional[float], hooks: Any
+    ) -> None:
+        """``loop()``'s body: passes until the map is empty, ``count`` ran, or a stop.
+
+        One pass: bring interest in step, one reactor pass, and once a second the audit for
+        sockets closed behind the loop's back. The caller's ``hooks`` (a module) give the
+        ``read``/``write``/``readwrite``/``select`` to use, looked up at dispatch time."""
+        reactor = self.reactor
+        map = self.map
+        self.hooks = hooks
+        outer = reactor.enter()
+        try:
+            while map:
+                if count is not None:
+                    if not count > 0:
+                        break
+                    count = count - 1
+                if poll_semantics and hooks.select.poll is not _POLL:
+                    _stdlib_poll2_pass(timeout, map, hooks, reactor)
+                elif not poll_semantics and hooks.select.select is not _SELECT:
+                    _stdlib_select_pass(timeout, map, hooks, reactor)
+                else:
+                    wait = _poll_wait(timeout) if poll_semantics else None
+                    self.sync(poll_semantics)
+                    if not poll_semantics:
+                        wait = _select_wait(timeout, bool(self._wanting))
+                    reactor.run_once(wait)
+                    if reactor.pass_time >= self._next_audit:
+                        self._audit()
+                if reactor.consume_stop():
+                    break
+        finally:
+            reactor.leave(outer)
+            if not map:
+                self._release()
+
+    def _release(self) -> None:
+        # The map ended empty: registrations of channels removed by hand go, and the reactor
+        # gives back its descriptors (a leak checker around loop() finds none of ours).
+        with self._lock:
+            for reg in list(self._registrations.values()):
+                self._remove(reg)
+        self._journal.clear()
+        self.reactor.release_resources()
+
+    def _audit(self) -> None:
+        """Drop channels whose socket was closed without ``close()``: epoll forgets a closed
+        descriptor silently, so no event would ever come and ``loop()`` would never return.
+        O(channels), once a second (about 1 ms for 10,000 channels). Looks at the descriptor,
+        not the socket object: a socket detached into another object (``ssl.wrap_socket``)
+        leaves the descriptor open, and the channel is served on."""
+        self._next_audit = self.reactor.pass_time + AUDIT_INTERVAL
+        for reg in list(self._registrations.values()):
+            if not reg.active:
+                continue
+            sock = getattr(reg.channel, "socket", None)
+            try:
+                fileno = sock.fileno() if sock is not None else reg.fd
+            except Exception:
+                fileno = -1
+            if fileno == reg.fd:
+                continue
+            with self._lock:
+                broken = reg.active and _identity(reg.fd) != reg.identity
+            if broken:
+                self._drop_broken(reg, "its socket was closed without close()")
+
+    @property
+    def idle(self) -> bool:
+        """An empty map with nothing scheduled."""
+        return not self.map and not self.reactor.has_pending_work()
+
+    def registrations(self) -> Dict[Any, int]:
+        """``{key: events}`` as registered with the kernel (for tests and diagnostics)."""
+        return {key: reg.watch.events for key, reg in self._registrations.items() if reg.watch is not None}
+
+    def close(self) -> None:
+        with self._lock:
+            for reg in list(self._registrations.values()):
+                self._remove(reg)
+        self.reactor.close()
+
+
+# -- timeouts as the stdlib took them -------------------------------------------------------
+
+
+def _select_wait(timeout: Any, anything_wanted: bool) -> Optional[float]:
+    """The wait for a select-semantics pass. The stdlib called ``select.select(..., timeout)``,
+    or ``time.sleep(timeout)`` when no channel was readable or writable: an invalid timeout
+    raises exactly what that call raised (``None`` included, for ``sleep``)."""
+    if type(timeout) is float and timeout >= 0.0:
+        return timeout
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout >= 0:
+        return float(timeout)
+    if timeout is None and anything_wanted:
+        return None
+    if anything_wanted:
+        select.select([], [], [], timeout)  # raises (TypeError, ValueError) as the stdlib did
+    else:
+        time.sleep(timeout)  # likewise; a valid value cannot reach here
+    return float(timeout)  # pragma: no cover  (a float subclass with odd comparisons)
+
+
+def _poll_wait(timeout: Any) -> Optional[float]:
+    """The wait for a poll-semantics pass. The stdlib passed ``int(timeout * 1000)``
+    milliseconds to ``poll()``: that conversion raises what it raised, and a negative result
+    waited for ever. Positive timeouts are not truncated (0.0005 s is not a busy 0)."""
+    if timeout is None:
+        return None
+    if int(timeout * 1000) < 0:
+        return None
+    return float(timeout)
+
+
+# -- the stdlib's algorithm, for patched select/poll -----------------------------------------
+
+
+def _stdlib_select_pass(timeout: Any, map: MapType, hooks: Any, reactor: Reactor) -> None:
+    """One pass exactly as the stdlib made it, through ``hooks.select.select``: used when a
+    test replaced ``select.select`` (it must see the calls). Timers still run."""
+    r: List[Any] = []
+    w: List[Any] = []
+    e: List[Any] = []
+    for fd, obj in list(map.items()):
+        is_r = obj.readable()
+        is_w = obj.writable()
+        if is_r:
+            r.append(fd)
+        if is_w and not obj.accepting:
+            w.append(fd)
+        if is_r or is_w:
+            e.append(fd)
+    if not (r or w or e):
+        hooks.time.sleep(timeout)
+    else:
+        r, w, e = hooks.select.select(r, w, e, timeout)
+        for fds, dispatch in ((r, hooks.read), (w, hooks.write), (e, hooks._exception)):
+            for fd in fds:
+                obj = map.get(fd)
+                if obj is not None:
+                    dispatch(obj)
+    reactor.run_due()
+
+
+def _stdlib_poll2_pass(timeout: Any, map: MapType, hooks: Any, reactor: Reactor) -> None:
+    """One poll-semantics pass exactly as the stdlib made it, through ``hooks.select.poll``."""
+    if timeout is not None:
+        timeout = int(timeout * 1000)
+    pollster = hooks.select.poll()
+    for fd, obj in list(map.items()):
+        flags = 0
+        if obj.readable():
+            flags |= select.POLLIN | select.POLLPRI
+        if obj.writable() and not obj.accepting:
+            flags |= select.POLLOUT
+        if flags:
+            pollster.register(fd, flags)
+    for fd, flags in pollster.poll(timeout):
+        obj = map.get(fd)
+        if obj is not None:
+            hooks.readwrite(obj, flags)
+    reactor.run_due()
+
+
+# -- one binding per map -------------------------------------------------------------------
+
+# Plain dicts cannot be weakly referenced nor carry an attribute: their bindings are found by
+# id(map) and checked against the map itself. The registry holds them weakly, so a dropped map
+# takes its binding (and reactor: its kernel objects are released then) with it: the binding is
+# kept alive by its reactor's holders and by the map's channels (through their registrations).
+_plain_bindings: Dict[int, weakref.ReferenceType[MapBinding]] = {}
+
+
+def _forget_plain(key: int, ref: weakref.ReferenceType[MapBinding]) -> None:
+    if _plain_bindings.get(key) is ref:
+        del _plain_bindings[key]
+
+
+def existing_binding(map: MapType) -> Optional[MapBinding]:
+    """The map's binding if it has a live one (never creates)."""
+    if isinstance(map, ChannelMap):
+        binding = map._binding
+    else:
+        ref = _plain_bindings.get(id(map))
+        binding = ref() if ref is not None else None
+        if binding is not None and binding.map is not map:
+            binding = None
+    if binding is None or binding.reactor.closed:
+        return None
+    return binding
+
+
+def bind(map: MapType) -> MapBinding:
+    """The map's binding (and reactor), created on first use (and again if its reactor was
+    closed explicitly)."""
+    binding = existing_binding(map)
+    if binding is not None:
+        return binding
+    binding = MapBinding(map)
+    if isinstance(map, ChannelMap):
+        map._binding = binding
+    else:
+        key = id(map)
+        _plain_bindings[key] = weakref.ref(binding, lambda ref, key=key: _forget_plain(key, ref))  # type: ignore[misc]
+    return binding
+
+
+def channel_added(map: MapType, key: Any) -> None:
+    """Called by ``add_channel``: a plain map's binding learns of it without a scan."""
+    if not isinstance(map, ChannelMap):
+        binding = existing_binding(map)
+        if binding is not None:
+            binding.note(key)
+
+
+def get_reactor(map: Optional[MapType] = None) -> Reactor:
+    """The reactor driving ``map`` (default: the default map), created on first use."""
+    return bind(socket_map if map is None else map).reactor
+
+
+def release(map: MapType) -> None:
+    """Release the kernel objects of the map's reactor if the map is empty (the reactor
+    itself stays usable: they come back on next use)."""
+    binding = existing_binding(map)
+    if binding is not None and not map:
+        binding._release()
+
+
+# -- asyncore's module-level functions -------------------------------------------------------
+
+#: ``poll``/``poll2`` functions that ``loop()`` may run as engine passes (the shim adds its own).
+_builtin_polls: Dict[Callable[..., Any], bool] = {}
+
+
+def register_poll_functions(poll: Callable[..., Any], poll2: Callable[..., Any]) -> None:
+    """Declare ``poll``/``poll2`` (of a module used as ``hooks``) as this engine's own, so that
+    ``loop()`` runs them as engine passes unless a program replaced them."""
+    _builtin_polls[poll] = False
+    _builtin_polls[poll2] = True
+
+
+def _passes(map: MapType, timeout: Any, poll_semantics: bool, count: Optional[float], hooks: Any) -> None:
+    if map:
+        bind(map).run_passes(timeout, poll_semantics, count, hooks)
+
+
+def poll(timeout: Optional[float] = 0.0, map: Optional[MapType] = None, *, hooks: Any = None) -> None:
+    """One pass with select semantics."""
+    _passes(socket_map if map is None else map, timeout, False, 1, hooks or sys.modules[__name__])
+
+
+def poll2(timeout: Optional[float] = 0.0, map: Optional[MapType] = None, *, hooks: Any = None) -> None:
+    """One pass with poll semantics."""
+    _passes(socket_map if map is None else map, timeout, True, 1, hooks or sys.modules[__name__])
+
+
+poll3 = poll2
+register_poll_functions(poll, poll2)
+
+
+def loop(
+    timeout: Optional[float] = 30.0,
+    use_poll: bool = False,
+    map: Optional[MapType] = None,
+    count: Optional[int] = None,
+    *,
+    hooks: Any = None,
+) -> None:
+    """Run passes until the map is empty, ``count`` passes have run, or the map's reactor is
+    stopped (``get_reactor(map).stop()``, from any thread).
+
+    ``hooks`` is the module whose ``poll``/``poll2``/``read``/``write``/``readwrite``/``select``
+    are used, looked up as the stdlib looked them up (default: this module); a ``poll`` or
+    ``poll2`` replaced by the program is called once per pass, as the stdlib's ``loop`` did."""
+    if map is None:
+        map = socket_map
+    if hooks is None:
+        hooks = sys.modules[__name__]
+    poll_fun = hooks.poll2 if use_poll and hasattr(hooks.select, "poll") else hooks.poll
+    poll_semantics = _builtin_polls.get(poll_fun)
+    if poll_semantics is not None:
+        _passes(map, timeout, poll_semantics, count, hooks)
+        return
+    if count is None:
+        while map:
+            poll_fun(timeout, map)
+    else:
+        while map and count > 0:
+            poll_fun(timeout, map)
+            count = count - 1
+
+
+def close_all(map: Optional[MapType] = None, ignore_all: bool = False) -> None:
+    """Close every channel of ``map`` and empty it. ``EBADF`` from a ``close()`` is ignored,
+    other errors propagate unless ``ignore_all``. The map's reactor stays usable."""
+    if map is None:
+        map = socket_map
+    for x in list(map.values()):
+        try:
+            x.close()
+        except OSError as exc:
+            if exc.errno == errno.EBADF:
+                pass
+            elif not ignore_all:
+                raise
+        except PASSTHROUGH:
+            raise
+        except BaseException:
+            if not ignore_all:
+                raise
+    map.clear()
+    release(map)
+
+
+__all__ = [
+    "AUDIT_INTERVAL",
+    "ChannelMap",
+    "MapBinding",
+    "Registration",
+    "bind",
+    "close_all",
+    "get_reactor",
+    "guarded_call",
+    "loop",
+    "poll",
+    "poll2",
+    "poll3",
+    "read",
+    "readwrite",
+    "register_poll_functions",
+    "release",
+    "socket_map",
+    "write",
+]
