@@ -49,7 +49,7 @@ def open_fds() -> int:
 def backend(request: pytest.FixtureRequest) -> Iterator[str]:
     """Runs the test once per poller backend (the default map's reactor is rebuilt)."""
     channels.close_all(ignore_all=True)
-    channels.release(channels.socket_map)
+    channels.unbind(channels.socket_map)  # the next use makes a reactor on the backend asked for
     old = os.environ.get("ASYNCORE_NG_BACKEND")
     os.environ["ASYNCORE_NG_BACKEND"] = request.param
     try:
@@ -60,7 +60,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
         else:
             os.environ["ASYNCORE_NG_BACKEND"] = old
         channels.close_all(ignore_all=True)
-        channels.release(channels.socket_map)
+        channels.unbind(channels.socket_map)
 
 
 @pytest.fixture(params=[False, True], ids=["select-semantics", "poll-semantics"])
@@ -71,11 +71,11 @@ def use_poll(request: pytest.FixtureRequest) -> bool:
 @pytest.fixture
 def no_fd_leak() -> Iterator[None]:
     """Fails the test if it leaves descriptors open (the default map's reactor released)."""
-    channels.release(channels.socket_map)
+    channels.unbind(channels.socket_map)
     before = open_fds()
     yield
     channels.close_all(ignore_all=True)
-    channels.release(channels.socket_map)
+    channels.unbind(channels.socket_map)
     after = open_fds()
     assert after <= before, f"descriptors leaked: {before} before, {after} after"
 
@@ -88,7 +88,7 @@ def no_leaked_threads_or_descriptors(request: pytest.FixtureRequest) -> Iterator
     fds_before = open_fds()
     yield
     channels.close_all(ignore_all=True)
-    channels.release(channels.socket_map)
+    channels.unbind(channels.socket_map)
     deadline = time.monotonic() + 5
     while True:
         stray = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]

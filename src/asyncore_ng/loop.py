@@ -68,7 +68,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import select
 import sys
 import threading
@@ -80,7 +79,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 from .errnos import DISCONNECTED
 from .exceptions import PASSTHROUGH
-from .reactor import ERR, HUP, NVAL, PRI, READ, WRITE, Reactor, Watch
+from .reactor import ERR, HUP, NVAL, PRI, READ, WRITE, Reactor, Watch, file_identity
 
 logger = logging.getLogger("asyncore_ng")
 
@@ -261,15 +260,6 @@ def _descriptor_of(key: Any) -> int:
     return fd
 
 
-def _identity(fd: int) -> Optional[Tuple[int, int]]:
-    """What the descriptor ``fd`` names now (device, inode), or None if it is closed."""
-    try:
-        st = os.fstat(fd)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
 # -- one channel in a bound map -----------------------------------------------------------
 
 
@@ -287,7 +277,6 @@ class Registration:
         "dirty",
         "fd",
         "filter",
-        "identity",
         "key",
         "polled",
         "verdict",
@@ -308,7 +297,6 @@ class Registration:
         self.filter: Optional[Callable[[Any, Any], Tuple[Any, Any]]] = getattr(
             channel, "_ng_filter_interest", None
         )
-        self.identity = _identity(fd)
         self.watch: Optional[Watch] = None
 
     @property
@@ -361,7 +349,8 @@ class Registration:
                 return
             obj = map_get(key)
         if bits & NVAL and obj is not None:
-            hooks.readwrite(obj, NVAL)
+            binding.drop_broken(self, "its descriptor was closed without close()")
+            return
         if self.verdict is not None and self.verdict.rechecks and self.active:
             binding.mark(self)
 
@@ -373,6 +362,9 @@ class Registration:
             return
         if obj is not self.channel:
             binding.note(self.key)
+        if bits & NVAL:
+            binding.drop_broken(self, "its descriptor was closed without close()")
+            return
         binding.hooks.readwrite(obj, bits)
         if self.verdict is not None and self.verdict.rechecks and self.active:
             binding.mark(self)
@@ -613,9 +605,9 @@ class MapBinding:
         except (OSError, ValueError) as exc:
             # Closed behind the loop's back (EBADF) or not watchable (select's FD_SETSIZE): the
             # stdlib would fail the whole pass; we close just this channel, saying why.
-            self._drop_broken(reg, f"its descriptor cannot be watched: {exc}")
+            self.drop_broken(reg, f"its descriptor cannot be watched: {exc}")
 
-    def _drop_broken(self, reg: Registration, why: str) -> None:
+    def drop_broken(self, reg: Registration, why: str) -> None:
         """A channel the loop cannot serve any more: say why, let it clean up, and make sure
         it is out of the map (its ``handle_close`` may not close, e.g. to flush first)."""
         with self._lock:
@@ -701,9 +693,10 @@ class MapBinding:
             if fileno == reg.fd:
                 continue
             with self._lock:
-                broken = reg.active and _identity(reg.fd) != reg.identity
+                watch = reg.watch
+                broken = reg.active and watch is not None and file_identity(reg.fd) != watch.identity
             if broken:
-                self._drop_broken(reg, "its socket was closed without close()")
+                self.drop_broken(reg, "its socket was closed without close()")
 
     @property
     def idle(self) -> bool:
@@ -845,6 +838,19 @@ def bind(map: MapType) -> MapBinding:
     return binding
 
 
+def unbind(map: MapType) -> None:
+    """Forget the map's binding and close its reactor; the next use makes new ones (on the
+    backend chosen then: tests switch backends this way)."""
+    binding = existing_binding(map)
+    if binding is None:
+        return
+    binding.close()
+    if isinstance(map, ChannelMap):
+        map._binding = None
+    else:
+        _plain_bindings.pop(id(map), None)
+
+
 def channel_added(map: MapType, key: Any) -> None:
     """Called by ``add_channel``: a plain map's binding learns of it without a scan."""
     if not isinstance(map, ChannelMap):
@@ -970,5 +976,6 @@ __all__ = [
     "register_poll_functions",
     "release",
     "socket_map",
+    "unbind",
     "write",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .core import MAX_WAIT, Reactor, ReactorClosed, Watch
+from .core import MAX_WAIT, Reactor, ReactorClosed, Watch, file_identity
 from .poller import (
     ERR,
     HUP,
@@ -31,6 +31,7 @@ __all__ = [
     "TimerHandle",
     "Watch",
     "available_backends",
+    "file_identity",
     "make_poller",
     "resolve_backend",
 ]

@@ -93,6 +93,15 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def file_identity(fd: int) -> Optional[Tuple[int, int]]:
+    """What the descriptor number ``fd`` names now, as ``(device, inode)``; None if closed."""
+    try:
+        st = os.fstat(fd)
+    except (OSError, ValueError, OverflowError):
+        return None
+    return st.st_dev, st.st_ino
+
+
 class ReactorClosed(RuntimeError):
     """Raised when something is scheduled on, or watched by, a closed reactor."""
 
@@ -114,12 +123,15 @@ class Watch:
         "callback",
         "events",
         "fd",
+        "identity",
         "propagate_errors",
     )
 
     def __init__(self, reactor: Reactor, fd: int, callback: WatchCallback, propagate_errors: bool) -> None:
         self._reactor = reactor
         self.fd = fd
+        #: What the number named when the watch was made (device, inode), or None if closed.
+        self.identity = file_identity(fd)
         self.callback = callback
         self.events = 0
         self.active = True
@@ -363,17 +375,19 @@ class Reactor:
         self._ready_again.pop(w, None)
         registered, w._registered = w._registered, False
         poller = self._poller
-        if poller is None or self._fork_gen != _fork_generation:
+        if poller is None or self._fork_gen != _fork_generation or not (registered or reused):
             return
-        if reused:
-            # The number was closed behind our back and now names another file, not registered
-            # yet: a registration still held under it can only be the old file's, stale.
-            if poller.registrations_outlive_numbers and poller.holds_registration(fd) is not False:
-                self._rebuild_locked(f"descriptor {fd} was reused while its old file stays open")
-            else:
-                self._unregister_fd(poller, fd)
-        elif registered:
-            self._unregister_fd(poller, fd)
+        if not poller.registrations_outlive_numbers:
+            self._unregister_fd(poller, fd)  # registrations are by number: nothing can be stale
+        elif not reused and file_identity(fd) == w.identity:
+            self._unregister_fd(poller, fd)  # the usual case: the number still names our file
+        else:
+            # The number was closed behind our back (and perhaps reused by another file, not
+            # registered yet): unregistering by number would miss our file or hit another. A
+            # registration of our file still held under the number can only be stale.
+            inode = w.identity[1] if w.identity is not None else None
+            if poller.holds_registration(fd, inode) is not False:
+                self._rebuild_locked(f"descriptor {fd} was closed while its file stays open elsewhere")
 
     def _unregister_fd(self, poller: Poller, fd: int) -> None:
         try:
@@ -795,4 +809,4 @@ class Reactor:
         return {fd: w.events for fd, w in self._watches.items() if w is not self._waker_watch}
 
 
-__all__ = ["MAX_WAIT", "READ", "WRITE", "Reactor", "ReactorClosed", "TimerHandle", "Watch"]
+__all__ = ["MAX_WAIT", "READ", "WRITE", "Reactor", "ReactorClosed", "TimerHandle", "Watch", "file_identity"]

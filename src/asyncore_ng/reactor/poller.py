@@ -63,9 +63,10 @@ class Poller:
     def close(self) -> None:
         """Release the kernel object, if any. Idempotent."""
 
-    def holds_registration(self, fd: int) -> Optional[bool]:
-        """Whether the kernel still holds a registration under the number ``fd`` (for a number
-        that was closed before it could be unregistered); ``None`` when it cannot tell."""
+    def holds_registration(self, fd: int, inode: Optional[int] = None) -> Optional[bool]:
+        """Whether the kernel still holds a registration under the number ``fd`` (of the file
+        with ``inode``, if given), for a number that no longer names the file we registered;
+        ``None`` when it cannot tell."""
         return None
 
 
@@ -89,11 +90,9 @@ if hasattr(select, "epoll"):
                 raise NotPollable(exc.errno, "epoll cannot watch this descriptor", fd) from None
 
         def modify(self, fd: int, events: int) -> None:
-            try:
-                self._epoll.modify(fd, events & INTEREST_MASK)
-            except FileNotFoundError:
-                # The kernel dropped it when its last descriptor closed; the number is reused.
-                self.register(fd, events)
+            # ENOENT propagates: the kernel dropped the registration when the file's last
+            # descriptor closed, so whatever the number names now is not what we watched.
+            self._epoll.modify(fd, events & INTEREST_MASK)
 
         def unregister(self, fd: int) -> None:
             # ENOENT: the kernel already dropped it (every descriptor of the file closed).
@@ -112,14 +111,23 @@ if hasattr(select, "epoll"):
         def close(self) -> None:
             self._epoll.close()
 
-        def holds_registration(self, fd: int) -> Optional[bool]:
-            # Linux lists an epoll instance's registrations in /proc: one "tfd: N ..." line each.
+        def holds_registration(self, fd: int, inode: Optional[int] = None) -> Optional[bool]:
+            # Linux lists an epoll instance's registrations in /proc, one line each:
+            # "tfd: N events: E data: D pos: P ino: I sdev: S" (the inode in hexadecimal).
             try:
                 with open(f"/proc/self/fdinfo/{self._epoll.fileno()}") as info:
                     lines = info.read().splitlines()
             except (OSError, ValueError):
                 return None
-            return any(line.split()[1:2] == [str(fd)] for line in lines if line.startswith("tfd:"))
+            for line in lines:
+                fields = line.replace(":", " ").split()
+                if fields[:2] != ["tfd", str(fd)]:
+                    continue
+                if inode is None or "ino" not in fields:
+                    return True
+                if int(fields[fields.index("ino") + 1], 16) == inode:
+                    return True
+            return False
 
 
 if hasattr(select, "poll"):
