@@ -31,7 +31,8 @@ Normalization (applied to both traces, in this order; nothing else is rewritten)
    exception line itself is kept.
 4. Ids and addresses ``0x1234abcd`` become ``0xADDR`` (and the stdlib's repr-failure text
    ``object at 7f12...>`` becomes ``object at ADDR>``); loopback ports become ``PORT``
-   (``127.0.0.1:PORT``, ``('127.0.0.1', PORT)``); ``fd=N`` becomes ``fd=FD``.
+   (``127.0.0.1:PORT``, ``('127.0.0.1', PORT)``); ``fd=N`` becomes ``fd=FD`` and
+   ``descriptor N`` becomes ``descriptor FD``.
 
 Then the table of DOCUMENTED differences (documented.py) may rewrite lines of a given
 scenario; any other difference fails the test.
@@ -223,6 +224,7 @@ _REPR_FAILED = re.compile(r"object at [0-9a-fA-F]+>")
 _PORT_COLON = re.compile(r"127\.0\.0\.1:\d+")
 _PORT_TUPLE = re.compile(r"\('127\.0\.0\.1', \d+\)")
 _FD = re.compile(r"\bfd=\d+")
+_DESCRIPTOR = re.compile(r"\bdescriptor \d+")
 SCENARIO = "<scenario>"
 
 
@@ -266,6 +268,7 @@ def normalize(text: str, path: str) -> str:
     text = _PORT_COLON.sub("127.0.0.1:PORT", text)
     text = _PORT_TUPLE.sub("('127.0.0.1', PORT)", text)
     text = _FD.sub("fd=FD", text)
+    text = _DESCRIPTOR.sub("descriptor FD", text)
     return text
 
 
