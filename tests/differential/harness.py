@@ -17,7 +17,7 @@ sessions of one CI run compute each oracle trace once.
 
 Normalization (applied to both traces, in this order; nothing else is rewritten):
 
-1. The scenario's path becomes ``<scenario>``; paths of the implementations' own files
+1. The scenario's path becomes ``<scenario>``, this folder's ``<harness>``; paths of the implementations' own files
    (``asyncore.py``, ``asynchat.py``, ``asyncore/__init__.py``, ``asynchat/__init__.py``,
    ``asyncore_ng/...``) become ``<lib>``.
 2. ``compact_traceback()`` info strings (``[file|function|line] [file|function|line] ...``,
@@ -259,6 +259,7 @@ def _tracebacks(lines: List[str]) -> List[str]:
 def normalize(text: str, path: str) -> str:
     """The documented normalization (module docstring), for a run of scenario ``path``."""
     text = text.replace(path, SCENARIO)
+    text = text.replace(HERE + os.sep, "<harness>/")
     text = _LIB_PATH.sub("<lib>", text)
     text = _FRAME_RUN.sub(_keep_scenario_frames, text)
     lines = _tracebacks(text.splitlines())
