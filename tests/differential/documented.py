@@ -2,7 +2,7 @@
 
 Each entry names a scenario, quotes the text of docs/compat.md that documents the difference
 (the test checks that the text is there), and gives the exact rewrite applied to both
-normalized traces: a map from an exact line to its replacement. Lines not listed are compared
+normalized traces: exact replacements of whole lines. Lines not listed are compared
 as they are, so anything else that differs still fails. Keep this table small: a difference
 belongs here only if compat.md says it is deliberate. When unsure, it is a bug: leave the
 scenario failing.
@@ -11,8 +11,8 @@ scenario failing.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Dict
+from dataclasses import dataclass
+from typing import Dict, Tuple
 
 COMPAT_MD = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "docs", "compat.md"
@@ -23,15 +23,41 @@ COMPAT_MD = os.path.join(
 class Documented:
     #: Text that must appear in docs/compat.md (a heading or part of a table row).
     compat_text: str
-    #: Exact line -> replacement, applied to both traces (the stdlib's line and ours map to
-    #: the same text, so only these lines may differ).
-    lines: Dict[str, str] = field(default_factory=dict)
+    #: Exact replacements ``(old, new)`` of whole lines (``old`` may span several lines),
+    #: applied in order to both traces: the stdlib's lines and ours are mapped to the same
+    #: text, so only these lines may differ. ``new`` may be empty (the lines are dropped).
+    replacements: Tuple[Tuple[str, str], ...] = ()
 
     def apply(self, text: str) -> str:
-        return "\n".join(self.lines.get(line, line) for line in text.split("\n"))
+        t = "\n" + text + "\n"
+        for old, new in self.replacements:
+            t = t.replace("\n" + old + "\n", "\n" + new + "\n" if new else "\n")
+        return t[1:-1]
 
 
-DOCUMENTED: Dict[str, Documented] = {}
+_CLOSED_WARNING = (
+    "LOGGING asyncore_ng WARNING: closing <__main__.Chan connected '' at 0xADDR>: "
+    "[Errno 9] its socket was closed without close()"
+)
+
+DOCUMENTED: Dict[str, Documented] = {
+    # The stdlib fails the whole select() pass with EBADF; we close just that channel, with
+    # one warning, within a second. (Poll semantics: both call handle_close; ours warns.)
+    "socket_closed_behind_the_loop": Documented(
+        "a descriptor closed behind the loop's back makes `select()` raise `EBADF` out of `loop()`",
+        (
+            ("use_poll=False: loop raised OSError: [Errno 9] Bad file descriptor", "<closed by the loop>"),
+            (
+                f"{_CLOSED_WARNING}\nhandle_close\nuse_poll=False: loop returned; in map False",
+                "<closed by the loop>",
+            ),
+            (
+                f"{_CLOSED_WARNING}\nhandle_close\nuse_poll=True: loop returned; in map False",
+                "handle_close\nuse_poll=True: loop returned; in map False",
+            ),
+        ),
+    ),
+}
 
 
 def apply(name: str, text: str) -> str:
