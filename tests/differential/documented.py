@@ -57,6 +57,44 @@ DOCUMENTED: Dict[str, Documented] = {
             ),
         ),
     ),
+    # The library's state attributes are properties (assignments tell the loop).
+    "dispatcher_attributes": Documented(
+        "| `connected` and `accepting` are plain class attributes | properties",
+        (
+            ("class: False False False False None False ['warning']", "<class attributes>"),
+            (
+                "class: <property object at 0xADDR> <property object at 0xADDR> "
+                "False False None False ['warning']",
+                "<class attributes>",
+            ),
+        ),
+    ),
+    # With nothing queued, send() offers the socket all of the data, not 64 KiB.
+    "dws_large_send": Documented(
+        "when nothing is queued, `send()` offers all of the data to the socket",
+        (
+            ("send() handed the socket: exactly 65536 bytes", "<first send>"),
+            ("send() handed the socket: more than 65536 bytes", "<first send>"),
+        ),
+    ),
+    "listen_without_backlog": Documented(
+        "`dispatcher.listen(num)` requires `num`",
+        (
+            (
+                "listen(): raised TypeError: "
+                "dispatcher.listen() missing 1 required positional argument: 'num'",
+                "<listen() without num>",
+            ),
+            ("listen(): listening, accepting True", "<listen() without num>"),
+        ),
+    ),
+    "socket_map_type": Documented(
+        "`isinstance(socket_map, dict)` holds, `type(socket_map) is dict` does not",
+        (
+            ("type is dict: True", "<type of socket_map>"),
+            ("type is dict: False", "<type of socket_map>"),
+        ),
+    ),
 }
 
 

@@ -17,9 +17,9 @@ sessions of one CI run compute each oracle trace once.
 
 Normalization (applied to both traces, in this order; nothing else is rewritten):
 
-1. The scenario's path becomes ``<scenario>``, this folder's ``<harness>``; paths of the implementations' own files
-   (``asyncore.py``, ``asynchat.py``, ``asyncore/__init__.py``, ``asynchat/__init__.py``,
-   ``asyncore_ng/...``) become ``<lib>``.
+1. The scenario's path becomes ``<scenario>``, this folder's ``<harness>``; paths of the
+   implementations' own files (``asyncore.py``, ``asynchat.py``, ``asyncore/__init__.py``,
+   ``asynchat/__init__.py``, ``asyncore_ng/...``) become ``<lib>``.
 2. ``compact_traceback()`` info strings (``[file|function|line] [file|function|line] ...``,
    as ``handle_error`` prints them): only the frames of the scenario file itself are kept.
    The library's internal frames necessarily differ (other files, functions, lines); the

@@ -2,6 +2,7 @@
 the input): the stdlib's framing step then slices the new value with the old index. What
 each implementation makes of it, step by step.
 Issue: #8 async_chat details (assigning ac_in_buffer inside collect_incoming_data)."""
+
 import asynchat
 import asyncore
 

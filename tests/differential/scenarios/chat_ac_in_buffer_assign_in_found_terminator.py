@@ -1,6 +1,7 @@
 """ac_in_buffer assigned inside found_terminator: replaced by other bytes (which the stdlib
 then frames in the same read), by b'' (the rest of the read dropped), and left alone.
 Issue: #8 async_chat details (assigning ac_in_buffer inside found_terminator)."""
+
 import asynchat
 import asyncore
 

@@ -2,6 +2,7 @@
 async_chat.__init__ (old code set up its state first): __init__ resets ac_in_buffer and
 incoming; framing works afterwards.
 Issue: #8 async_chat details (ac_in_buffer assigned before __init__)."""
+
 import asynchat
 import asyncore
 
@@ -14,8 +15,14 @@ class Chat(asynchat.async_chat):
         self.incoming = [b"stale"]
         self.set_terminator(b";")
         asynchat.async_chat.__init__(self, sock, map=map)
-        log("after __init__: ac_in_buffer", self.ac_in_buffer, "incoming", self.incoming,
-            "terminator", self.terminator)
+        log(
+            "after __init__: ac_in_buffer",
+            self.ac_in_buffer,
+            "incoming",
+            self.incoming,
+            "terminator",
+            self.terminator,
+        )
 
     def collect_incoming_data(self, data):
         self._collect_incoming_data(data)

@@ -3,6 +3,7 @@ terminator (found, prefix held at the end, none), an int terminator and None: th
 slices the buffer after each call, so inside collect_incoming_data it still holds the data
 being collected.
 Issue: #8 async_chat details (ac_in_buffer read inside the hooks)."""
+
 import asynchat
 import asyncore
 

@@ -2,6 +2,7 @@
 NotImplementedError goes to the default handle_error, which prints it and closes. Another
 without set_terminator (no terminator attribute) receiving data.
 Issue: none (documented asynchat behaviour)."""
+
 import asynchat
 import asyncore
 

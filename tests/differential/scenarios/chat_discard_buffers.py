@@ -1,6 +1,7 @@
 """async_chat.discard_buffers() from inside found_terminator (the rest of the read, the
 collected data and queued output are dropped), then framing resumes with the next read.
 Issue: #8 async_chat details (discard_buffers)."""
+
 import asynchat
 import asyncore
 
@@ -22,8 +23,16 @@ class Chat(asynchat.async_chat):
             self.producer_fifo.append(b"never sent\n")
             self.incoming.append(b"collected")
             self.discard_buffers()
-            log("after discard: ac_in_buffer", self.ac_in_buffer, "incoming", self.incoming,
-                "fifo", len(self.producer_fifo), "writable", bool(self.writable()))
+            log(
+                "after discard: ac_in_buffer",
+                self.ac_in_buffer,
+                "incoming",
+                self.incoming,
+                "fifo",
+                len(self.producer_fifo),
+                "writable",
+                bool(self.writable()),
+            )
 
 
 m = {}

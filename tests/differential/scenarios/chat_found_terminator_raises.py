@@ -2,6 +2,7 @@
 stdlib keeps the input after that terminator in ac_in_buffer and frames it with the next
 read, so no message is lost: messages a, b (raises), c (held), then d arrives -> c, d.
 Issue: #8 async_chat details (exception in found_terminator loses the rest of the read)."""
+
 import asynchat
 import asyncore
 

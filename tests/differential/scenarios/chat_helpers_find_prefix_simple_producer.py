@@ -1,6 +1,7 @@
 """asynchat.find_prefix_at_end over assorted cases; simple_producer.more() slicing (default
 and small buffer sizes, empty data, bytearray data); the .data attribute as it goes.
 Issue: none (documented asynchat API)."""
+
 import asynchat
 
 from _trace import attempt, log

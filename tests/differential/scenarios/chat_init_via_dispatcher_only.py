@@ -3,6 +3,7 @@ only, setting its own ac_in_buffer, incoming, producer_fifo (a deque) and termin
 code did: it must frame input and push output without failing on a missing private
 attribute.
 Issue: #8 async_chat details (initialised through dispatcher.__init__ only)."""
+
 import asynchat
 import asyncore
 from collections import deque

@@ -2,6 +2,7 @@
 set_terminator says b'\\n', the instance's get_terminator says b'|'): framing follows
 get_terminator, as the stdlib consults it at every step.
 Issue: #8 predicates replaced late (instance get_terminator)."""
+
 import asynchat
 import asyncore
 

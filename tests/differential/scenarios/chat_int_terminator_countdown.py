@@ -2,6 +2,7 @@
 terminator attribute after each read, collect calls, found_terminator at zero; then a new
 count set inside found_terminator, and 0 (no-op terminator: everything is collected).
 Issue: #8 async_chat details (int terminator countdown)."""
+
 import asynchat
 import asyncore
 

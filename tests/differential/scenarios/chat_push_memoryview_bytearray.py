@@ -2,10 +2,11 @@
 sent), a bytes larger than ac_out_buffer_size, and of non-bytes (int, str, list: TypeError).
 The peer receives the bytes in order.
 Issue: #8 async_chat details (push of memoryview/bytearray)."""
+
 import asynchat
 import asyncore
 
-from _trace import drain, exc, log, pair
+from _trace import drain, log, pair
 
 
 class Chat(asynchat.async_chat):

@@ -2,6 +2,7 @@
 producer (more() until b''), push of data longer than ac_out_buffer_size, then
 close_when_done: the peer receives everything in order, handle_close runs once.
 Issue: #8 async_chat details (push with producers, close_when_done)."""
+
 import asynchat
 import asyncore
 

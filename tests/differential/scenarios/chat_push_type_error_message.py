@@ -1,6 +1,7 @@
 """async_chat.push() of things that are not bytes-like (str, int, None): the TypeError and
 its message (the stdlib passes a tuple of format and type to TypeError).
 Issue: none (documented asynchat behaviour; message text)."""
+
 import asynchat
 
 from _trace import exc, log

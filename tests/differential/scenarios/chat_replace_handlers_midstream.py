@@ -2,6 +2,7 @@
 found_terminator, in the middle of one read holding several messages: each later step
 calls the replacement.
 Issue: #8 predicates replaced late (async_chat hooks replaced mid-stream)."""
+
 import asynchat
 import asyncore
 

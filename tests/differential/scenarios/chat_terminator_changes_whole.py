@@ -2,6 +2,7 @@
 a body of the announced length (int terminator), a multi-byte terminator, then None (the
 rest of the stream). Input in one read.
 Issue: #8 async_chat details (terminators bytes/int/None changed inside found_terminator)."""
+
 import asynchat
 import asyncore
 
@@ -9,7 +10,6 @@ from _trace import log, pair
 
 
 class Chat(asynchat.async_chat):
-
     def __init__(self, sock, map):
         asynchat.async_chat.__init__(self, sock, map=map)
         self.set_terminator(b"\r\n")

@@ -2,6 +2,7 @@
 str entries appended to producer_fifo are encoded when sent; push() of a str is refused
 (TypeError) as in the stdlib; input framed on the encoded terminator.
 Issue: #8 async_chat details (use_encoding with str terminators)."""
+
 import asynchat
 import asyncore
 

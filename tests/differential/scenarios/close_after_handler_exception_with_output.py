@@ -2,6 +2,7 @@
 does not read) raises in handle_read: the default handle_error calls handle_close, which in
 the stdlib closes the channel at once (the queued output is dropped).
 Issue: #8 close semantics (exception in a handler with output queued)."""
+
 import asyncore
 
 from _trace import is_closed, log, pair

@@ -1,6 +1,7 @@
 """handle_close() called explicitly (by application code, say on a protocol error) on a
 dispatcher_with_send with output queued: the stdlib's default closes at once.
 Issue: #8 close semantics (explicit handle_close with output queued)."""
+
 import asyncore
 
 from _trace import is_closed, log, pair

@@ -3,6 +3,7 @@ dispatcher.close() called, after the channel was looped: the stdlib is silent (b
 succeed; nothing logged or printed), and loop() then returns at once on the empty map. Any
 warning of the engine's logger shows in this trace.
 Issue: #14 (closing the socket object, then dispatcher.close())."""
+
 import asyncore
 
 from _trace import exc, log, pair

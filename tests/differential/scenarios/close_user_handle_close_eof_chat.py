@@ -4,6 +4,7 @@ closes. handle_close must run exactly once, as in the stdlib. (Delivering the qu
 before closing is a documented difference, docs/compat.md; this trace shows only handler
 calls and the map.)
 Issue: #8 close semantics (user handle_close at end of input with output queued)."""
+
 import asynchat
 import asyncore
 

@@ -1,9 +1,11 @@
-"""A asyncore.dispatcher_with_send subclass overrides handle_close (logs, then calls the base class's); the peer
+"""An asyncore.dispatcher_with_send subclass overrides handle_close (logs, then calls the base
+class's); the peer
 ends its input (shutdown of its sending side) while output is queued and unread, later
 closes. handle_close must run exactly once, as in the stdlib. (Delivering the queued output
 before closing is a documented difference, docs/compat.md; this trace shows only handler
 calls and the map.)
 Issue: #8 close semantics (user handle_close at end of input with output queued)."""
+
 import asyncore
 
 from _trace import log, pair

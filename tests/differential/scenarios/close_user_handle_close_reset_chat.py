@@ -2,6 +2,7 @@
 resets the TCP connection (SO_LINGER 0) while output is queued: handle_close must run
 exactly once, as in the stdlib.
 Issue: #8 close semantics (user handle_close on a reset with output queued)."""
+
 import asynchat
 import asyncore
 

@@ -1,7 +1,9 @@
-"""A asyncore.dispatcher_with_send subclass overrides handle_close (logs, then calls the base class's); the peer
+"""An asyncore.dispatcher_with_send subclass overrides handle_close (logs, then calls the base
+class's); the peer
 resets the TCP connection (SO_LINGER 0) while output is queued: handle_close must run
 exactly once, as in the stdlib.
 Issue: #8 close semantics (user handle_close on a reset with output queued)."""
+
 import asyncore
 
 from _trace import log, reset, tcp_pair

@@ -1,6 +1,7 @@
 """async_chat: push, close_when_done, push again (after the marker): the peer gets what was
 pushed before the marker; handle_close runs once; the channel leaves the map.
 Issue: #8 close semantics (close_when_done)."""
+
 import asynchat
 import asyncore
 

@@ -3,6 +3,7 @@
 __init__, then the channel echoes a message and closes at end of input. In the stdlib these
 are ordinary attribute names: every assignment works and nothing else changes.
 Issue: #8 name collisions (extra names as plain attributes)."""
+
 import asyncore
 
 from _trace import exc, log, pair
@@ -61,7 +62,7 @@ else:
             log(f"self.{name} reads back as {type(v).__name__}")
     b.send(b"ping")
     b.shutdown(1)
-    for i in range(4):
+    for _ in range(4):
         try:
             asyncore.loop(timeout=1, map=m, count=1)
         except Exception as e:

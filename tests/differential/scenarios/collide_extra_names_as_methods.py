@@ -4,6 +4,7 @@ handle_output_drained, handle_idle_timeout, ...), each logging when called. The 
 calls them: only the subclass does. The channel gets a large reply queued, then end of input
 with the reply still queued (default handle_close), then is looped a few passes.
 Issue: #8 name collisions (extra names as the subclass's own methods)."""
+
 import asyncore
 
 from _trace import log, pair

@@ -2,6 +2,7 @@
 the library must never call it: connecting, listening, sending and closing in the stdlib do
 not. Also as a plain attribute (a list).
 Issue: #8 name collisions (interest_changed)."""
+
 import asyncore
 import socket
 

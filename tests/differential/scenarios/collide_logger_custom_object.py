@@ -2,6 +2,7 @@
 nothing to do with logging): log_info() and the default handle_error() must still print, as
 the stdlib's do; the object's log() must only be called by the subclass itself.
 Issue: #8 name collisions (self.logger)."""
+
 import asyncore
 
 from _trace import log, pair

@@ -2,6 +2,7 @@
 log_info() and handle_error() must still print to standard output as in the stdlib, and
 nothing of the library's must reach that logger.
 Issue: #8 name collisions (self.logger as a logging.Logger)."""
+
 import asyncore
 import logging
 

@@ -2,6 +2,7 @@
 its own) and a resume_reading list; the peer ends its input while a reply is queued: the
 default handle_close closes, as in the stdlib, and never touches those attributes.
 Issue: #8 name collisions (self.pause_reading = ...)."""
+
 import asyncore
 
 from _trace import exc, log, pair
@@ -30,6 +31,13 @@ else:
         asyncore.loop(timeout=1, map=m, count=1)
     except Exception as e:
         log("loop raised", exc(e))
-    log("after one pass: in map", bool(m), "pause_reading", c.pause_reading, "resume_reading", c.resume_reading)
+    log(
+        "after one pass: in map",
+        bool(m),
+        "pause_reading",
+        c.pause_reading,
+        "resume_reading",
+        c.resume_reading,
+    )
     c.close()
 b.close()

@@ -2,6 +2,7 @@
 'connected' is a different attribute. Echo a message over several passes, count the write
 events of a dispatcher_with_send that has nothing queued, and show repr's status word.
 Issue: #8 name collisions (private-looking names: _connected)."""
+
 import asyncore
 
 from _trace import drain, log, pair

@@ -1,6 +1,7 @@
 """A subclass keeps its own self._entry (a journal entry of its application) on a
 dispatcher_with_send and echoes.
 Issue: #8 name collisions (private-looking names: _entry)."""
+
 import asyncore
 
 from _trace import drain, exc, log, pair

@@ -1,6 +1,7 @@
 """An async_chat subclass keeps its own self._framer (the name of its framing protocol,
 set before async_chat.__init__ and after) and frames lines.
 Issue: #8 name collisions (private-looking names: _framer)."""
+
 import asynchat
 import asyncore
 

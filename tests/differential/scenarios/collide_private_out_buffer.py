@@ -1,6 +1,7 @@
 """A dispatcher_with_send subclass keeps a list of its own in self._out_buffer (messages it
 wants to log); sending must go on through out_buffer as in the stdlib.
 Issue: #8 name collisions (private-looking names: _out_buffer)."""
+
 import asyncore
 
 from _trace import drain, exc, log, pair

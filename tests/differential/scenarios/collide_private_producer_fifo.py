@@ -1,6 +1,7 @@
 """An async_chat subclass keeps its own self._producer_fifo (a deque of pending jobs) and
 pushes replies.
 Issue: #8 name collisions (private-looking names: _producer_fifo)."""
+
 import asynchat
 import asyncore
 from collections import deque

@@ -1,6 +1,7 @@
 """A subclass uses self._reading_paused as its own flag, set to True though it keeps
 readable() as the stdlib's (always True): reading must go on.
 Issue: #8 name collisions (private-looking names: _reading_paused)."""
+
 import asyncore
 
 from _trace import log, pair

@@ -1,6 +1,7 @@
 """A subclass keeps its own 'reactor' object in self.reactor (assigned before and after the
 dispatcher's __init__) and uses it in its handlers.
 Issue: #8 name collisions (self.reactor)."""
+
 import asyncore
 
 from _trace import exc, log, pair

@@ -1,6 +1,7 @@
 """A subclass uses self.reading_paused as its own flag (and readable() honours it, as a
 flow-controlled proxy written for the stdlib would).
 Issue: #8 name collisions (self.reading_paused)."""
+
 import asyncore
 
 from _trace import exc, log, pair

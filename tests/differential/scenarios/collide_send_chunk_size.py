@@ -2,6 +2,7 @@
 (3); output queued by assigning out_buffer (stdlib style) goes out on the next write event:
 the stdlib hands the socket up to 65536 bytes at once, whatever that attribute says.
 Issue: #8 name collisions (send_chunk_size)."""
+
 import asyncore
 
 from _trace import drain, log, pair

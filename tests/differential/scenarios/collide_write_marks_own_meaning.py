@@ -2,6 +2,7 @@
 methods handle_output_full/handle_output_drained of its own meaning; it sends more than the
 socket takes at once. The stdlib never calls those methods.
 Issue: #8 name collisions (write_high_water, handle_output_full, ...)."""
+
 import asyncore
 
 from _trace import drain, log, pair

@@ -2,6 +2,7 @@
 the first loop pass, as a worker thread preparing a channel would: the handlers that run,
 in order, over the first passes; then the peer is accepted and writes.
 Issue: #14 (create_socket then connect before the first pass)."""
+
 import asyncore
 import socket
 

@@ -3,6 +3,7 @@ attribute (s2 = socket.socket(fileno=sock.detach()), the ssl.wrap_socket pattern
 descriptor stays open and the map key is unchanged, so the stdlib goes on serving it. Runs
 ~1.5 s of idle passes (the engine audits sockets once a second), then the peer writes.
 Issue: #8 sockets wrapped or detached (another attribute)."""
+
 import asyncore
 import socket
 import time

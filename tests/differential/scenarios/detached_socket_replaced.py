@@ -2,6 +2,7 @@
 (self.socket = socket.socket(fileno=self.socket.detach())), as wrapping for TLS does; idle
 ~1.5 s (the engine's once-a-second audit), then it still reads and echoes.
 Issue: #8 sockets wrapped or detached (self.socket replaced)."""
+
 import asyncore
 import socket
 import time

@@ -3,6 +3,7 @@ send) given to a dispatcher_with_send through set_socket; its fileno() is a real
 (a socketpair end) so the loop can watch it. Each send call's argument type and size: the
 stdlib hands bytes slices of at most 65536 bytes.
 Issue: #8 module globals patched at run time (a fake socket's send arguments)."""
+
 import asyncore
 
 from _trace import log, pair

@@ -2,6 +2,7 @@
 deletes the other from the map by hand (del m[fd], not close()): the other gets no event in
 that pass (read included) nor later. Then the same with the default socket_map.
 Issue: #8 the map by hand (del m[fd] during a pass)."""
+
 import asyncore
 
 from _trace import log, pair
@@ -39,8 +40,10 @@ for label, m in (("plain dict", {}), ("socket_map", asyncore.socket_map)):
     pa.send(b"3")
     pb.send(b"4")
     asyncore.loop(timeout=0.01, map=m, count=2)
-    log(f"{label}: reads after 2 more passes: {len(reads)}; the survivor read every time:",
-        len(set(reads)) == 1)
+    log(
+        f"{label}: reads after 2 more passes: {len(reads)}; the survivor read every time:",
+        len(set(reads)) == 1,
+    )
     for x in (A, B, pa, pb):
         x.close()
     m.clear()

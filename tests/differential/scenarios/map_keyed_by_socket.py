@@ -3,6 +3,7 @@ objects with fileno()): under select semantics the stdlib serves it; under poll 
 its poll() reports numbers that are not keys, so nothing is dispatched. Ours must do the same
 or fail with a clear error, never hang (the scenario's deadline would show a hang).
 Issue: #8 the map by hand (a map keyed by socket objects)."""
+
 import asyncore
 
 from _trace import exc, log, pair

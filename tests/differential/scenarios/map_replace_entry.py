@@ -2,6 +2,7 @@
 the new object, as the stdlib looks the object up in the map at dispatch. With a plain
 dict and with the default socket_map.
 Issue: #8 the map by hand (replacing m[fd])."""
+
 import asyncore
 
 from _trace import log, pair

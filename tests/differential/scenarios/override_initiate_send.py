@@ -1,6 +1,7 @@
 """A dispatcher_with_send subclass overriding initiate_send (logging, then the base's):
 send() goes through it for every call, and so does each write event.
 Issue: #8 module globals patched at run time (initiate_send overridden)."""
+
 import asyncore
 
 from _trace import drain, log, pair

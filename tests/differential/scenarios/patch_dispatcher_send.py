@@ -2,6 +2,7 @@
 sends through dispatcher.send (its initiate_send calls it), so every socket write shows up,
 with the argument type and size (at most 65536 bytes a call in the stdlib).
 Issue: #8 module globals patched at run time (dispatcher.send)."""
+
 import asyncore
 
 from _trace import drain, log, pair

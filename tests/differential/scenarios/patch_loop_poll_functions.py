@@ -2,6 +2,7 @@
 poll (select semantics) or poll2 (use_poll=True) once per pass, looked up when loop() starts,
 with (timeout, map).
 Issue: #8 module globals patched at run time (poll, poll2)."""
+
 import asyncore
 
 from _trace import log, pair

@@ -2,6 +2,7 @@
 object (as test doubles and some compatibility layers do): create_socket() must use it,
 since the stdlib looks up the module global at call time.
 Issue: #8 module globals patched at run time (asyncore.socket)."""
+
 import asyncore
 import socket as real_socket
 

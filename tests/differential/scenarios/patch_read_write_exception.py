@@ -2,6 +2,7 @@
 stdlib's poll() (select semantics) dispatches each event through the module's functions,
 looked up at call time. A TCP pair with input and out-of-band data pending, so all three run.
 Issue: #8 module globals patched at run time (read, write, _exception)."""
+
 import asyncore
 import socket
 

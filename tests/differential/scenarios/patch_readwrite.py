@@ -2,6 +2,7 @@
 dispatches each ready channel through the module's readwrite(obj, flags), looked up at call
 time.
 Issue: #8 module globals patched at run time (readwrite)."""
+
 import asyncore
 import select
 
@@ -11,8 +12,11 @@ orig = asyncore.readwrite
 
 
 def traced(obj, flags):
-    names = [n for n in ("POLLIN", "POLLPRI", "POLLOUT", "POLLERR", "POLLHUP", "POLLNVAL")
-             if flags & getattr(select, n)]
+    names = [
+        n
+        for n in ("POLLIN", "POLLPRI", "POLLOUT", "POLLERR", "POLLHUP", "POLLNVAL")
+        if flags & getattr(select, n)
+    ]
     log("asyncore.readwrite", obj.name, "|".join(names))
     return orig(obj, flags)
 

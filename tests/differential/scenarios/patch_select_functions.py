@@ -2,6 +2,7 @@
 gevent-style monkey patches do): the stdlib's poll() calls select.select(r, w, e, timeout)
 once per pass; poll2() creates a select.poll() object once per pass.
 Issue: #8 module globals patched at run time (select.select)."""
+
 import asyncore
 import select
 

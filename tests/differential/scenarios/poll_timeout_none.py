@@ -1,6 +1,7 @@
 """poll(timeout=None) and poll2(timeout=None) (block until something is ready) with a peer
 that has written: they return after dispatching. loop(timeout=None) the same.
 Issue: #8 timeouts (None)."""
+
 import asyncore
 
 from _trace import log, pair

@@ -1,6 +1,7 @@
 """Predicates patched on the class after the first loop() (Chan.readable = ..., then
 Chan.writable = ...): later passes obey the new class predicates.
 Issue: #8 predicates replaced late (class patched after the first loop)."""
+
 import asyncore
 
 from _trace import log, pair

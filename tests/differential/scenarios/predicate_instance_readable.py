@@ -2,6 +2,7 @@
 and after it, then the instance attribute deleted: each pass must obey the predicate in
 force at that pass, as the stdlib asks it every pass.
 Issue: #8 predicates replaced late (instance attribute)."""
+
 import asyncore
 
 from _trace import log, pair

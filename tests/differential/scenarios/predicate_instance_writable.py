@@ -1,6 +1,7 @@
 """writable() replaced on a dispatcher_with_send instance after the first loop
 (d.writable = lambda: True with nothing queued), then removed: count write events.
 Issue: #8 predicates replaced late (instance writable)."""
+
 import asyncore
 
 from _trace import log, pair

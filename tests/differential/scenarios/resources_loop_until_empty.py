@@ -2,6 +2,7 @@
 no descriptor is left open by the loop; with a plain dict and with the default socket_map,
 under select and poll semantics.
 Issue: #8 resources (loop() on a map that ends empty)."""
+
 import asyncore
 import gc
 

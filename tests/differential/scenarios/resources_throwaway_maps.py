@@ -2,6 +2,7 @@
 maps are dropped (there is nothing else to close in asyncore). Descriptors open afterwards,
 compared with before: the stdlib leaves none besides the sockets the scenario holds.
 Issue: #8 resources (a map dropped without closing)."""
+
 import asyncore
 import gc
 

@@ -1,6 +1,7 @@
 """class L(dispatcher): accepting = False -- a class attribute on a listener subclass; it
 listens and gets two connections (counted), and its handle_write is never called.
 Issue: #8 state shadowed by a class attribute (accepting)."""
+
 import asyncore
 import socket
 

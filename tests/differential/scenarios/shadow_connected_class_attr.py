@@ -2,6 +2,7 @@
 library's state. The instance is connected (a socketpair), nothing is queued: count
 handle_write calls over 10 passes (stdlib: writable() is false, no write event).
 Issue: #8 state shadowed by a class attribute (connected)."""
+
 import asyncore
 
 from _trace import log, pair

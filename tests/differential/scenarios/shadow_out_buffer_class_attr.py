@@ -2,6 +2,7 @@
 queues by 'self.out_buffer += data' and lets handle_write flush it. Count the write events
 over the passes and what the peer receives.
 Issue: #8 state shadowed by a class attribute (out_buffer)."""
+
 import asyncore
 
 from _trace import drain, log, pair

@@ -5,6 +5,7 @@ then passes for up to 1.5 s: the stdlib's select() fails with EBADF out of loop(
 'a descriptor closed behind the loop's back'); documented.py maps the stdlib's EBADF to
 that.
 Issue: #14 (a socket closed behind the loop)."""
+
 import asyncore
 import time
 

@@ -2,6 +2,7 @@
 call; B's peer has written. Poll semantics (use_poll=True), where the stdlib just skips the
 closed channel. Per pass: predicate calls and reads of each channel, and what loop() did.
 Issue: #8 the per-pass tick (closing another channel)."""
+
 import asyncore
 
 from _trace import Recorder, exc, log, pair

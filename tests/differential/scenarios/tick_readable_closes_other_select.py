@@ -3,6 +3,7 @@ every predicate first, so a channel closed by an earlier predicate of the same p
 still in its select() lists, and select() fails with EBADF out of loop(); a channel closed
 by a later one the same. What the engine does is compared.
 Issue: #8 the per-pass tick (closing another channel, select semantics)."""
+
 import asyncore
 
 from _trace import Recorder, exc, log, pair

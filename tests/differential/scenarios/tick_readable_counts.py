@@ -2,6 +2,7 @@
 once per pass per channel, with and without input, under select and poll semantics; also
 writable() counted.
 Issue: #8 the per-pass tick."""
+
 import asyncore
 
 from _trace import log, pair

@@ -3,9 +3,10 @@ channel's peer has written before. Per pass: how many times each predicate ran, 
 channel read. In the stdlib the new channel is first asked and polled on the pass after the
 one that created it.
 Issue: #8 the per-pass tick (opening a channel)."""
+
 import asyncore
 
-from _trace import Recorder, log, pair
+from _trace import Recorder, pair
 
 ev = Recorder()
 peers = []

@@ -1,6 +1,7 @@
 """Huge timeouts with a channel that is ready (input pending): 3e6 s and 30 days, under
 select and poll semantics; the pass must return at once (or raise as the stdlib does).
 Issue: #8 timeouts (huge values)."""
+
 import asyncore
 
 from _trace import exc, log, pair

@@ -3,6 +3,7 @@ under select and poll semantics: what is raised (type and message), or what runs
 stdlib's poll2 turns -1 into -1000 ms, an infinite wait: safe here only because input is
 pending.)
 Issue: #8 timeouts (invalid values)."""
+
 import asyncore
 
 from _trace import exc, log, pair

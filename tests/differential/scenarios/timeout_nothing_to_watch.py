@@ -2,6 +2,7 @@
 the timeout instead of selecting, so invalid timeouts raise what time.sleep raises. Valid
 small values just return. (-1 comes last: the engine was seen to wait for ever there.)
 Issue: #8 timeouts (invalid values, nothing to watch)."""
+
 import asyncore
 
 from _trace import exc, log, pair

@@ -2,6 +2,7 @@
 once under select and under poll semantics: which handlers run (an unconnected TCP socket
 polls as writable and hung up).
 Issue: #14 (a channel created but not yet connected, looped once)."""
+
 import asyncore
 import socket
 
