@@ -77,6 +77,16 @@ DOCUMENTED: Dict[str, Documented] = {
             ("send() handed the socket: more than 65536 bytes", "<first send>"),
         ),
     ),
+    # At end of input the default handle_close delivers what is queued, then closes.
+    "eof_with_output_queued_default_close": Documented(
+        "the default `handle_close` stops reading, sends what is queued, then closes",
+        (
+            ("Dws: peer got b''", "Dws: <reply dropped (stdlib) or delivered (ours)>"),
+            ("Dws: peer got b'queued reply'", "Dws: <reply dropped (stdlib) or delivered (ours)>"),
+            ("Chat: peer got b''", "Chat: <reply dropped (stdlib) or delivered (ours)>"),
+            ("Chat: peer got b'queued reply'", "Chat: <reply dropped (stdlib) or delivered (ours)>"),
+        ),
+    ),
     "listen_without_backlog": Documented(
         "`dispatcher.listen(num)` requires `num`",
         (
