@@ -3,6 +3,7 @@ queued, with the default handle_close, for dispatcher_with_send and async_chat: 
 closes at once and drops the reply; asyncore-ng sends it, then closes (documented in
 docs/compat.md). Both end closed and out of the map.
 Issue: none (documented difference: flush before close at end of input)."""
+
 import asynchat
 import asyncore
 
