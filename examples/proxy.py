@@ -5,7 +5,7 @@
 Each side is a ``dispatcher_with_send``. When one side's output buffer passes its high-water
 mark (``handle_output_full``), the proxy stops reading from the other side
 (``pause_reading``); when it drains (``handle_output_drained``), reading resumes. So the
-memory held per connection stays near ``write_high_water`` plus one read, whatever the speed
+memory held per connection stays near ``ng_write_high_water`` plus one read, whatever the speed
 difference between the two peers.
 """
 
@@ -23,6 +23,8 @@ class Side(asyncore.dispatcher_with_send):
     """One end of a proxied connection; ``peer`` is the other end."""
 
     peer: Optional[Side] = None
+    ng_write_high_water = 1024 * 1024  # flow control on: above this, handle_output_full
+    ng_write_low_water = 256 * 1024
 
     def handle_read(self) -> None:
         data = self.recv(READ_SIZE)

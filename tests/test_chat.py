@@ -201,7 +201,7 @@ def test_default_hooks_must_be_overridden() -> None:
 
 def test_input_limit_calls_the_handler_before_delivering_the_excess() -> None:
     class Limited(ScriptedChat):
-        ac_in_buffer_limit = 8
+        ng_in_buffer_limit = 8
 
         def handle_input_overflow(self) -> None:
             self.overflows = getattr(self, "overflows", 0) + 1
@@ -411,7 +411,7 @@ def test_input_limit_overflow_closes_cleanly(
     pair: Any, caplog: pytest.LogCaptureFixture, use_poll: bool
 ) -> None:
     class Limited(LineEcho):
-        ac_in_buffer_limit = 1000
+        ng_in_buffer_limit = 1000
 
     chat, peer = Limited(pair[0]), Peer(pair[1])
     peer.send(b"short line\r\n" + b"x" * 5000)
@@ -423,14 +423,14 @@ def test_input_limit_overflow_closes_cleanly(
     assert len(b"".join(chat.incoming)) <= 1000
     assert not chat.producer_fifo
     (record,) = [r for r in caplog.records if r.name == "asyncore_ng"]
-    assert "ac_in_buffer_limit" in record.getMessage()
+    assert "ng_in_buffer_limit" in record.getMessage()
     assert "1000" in record.getMessage()
 
 
 @loopback
 def test_overflow_handler_may_answer_before_closing(pair: Any) -> None:
     class Polite(LineEcho):
-        ac_in_buffer_limit = 100
+        ng_in_buffer_limit = 100
 
         def handle_input_overflow(self) -> None:
             self.discard_buffers()
@@ -449,7 +449,7 @@ def test_peer_that_never_sends_a_terminator_keeps_memory_bounded(pair: Any) -> N
     limit = 64 * 1024
 
     class Hoarder(LineEcho):
-        ac_in_buffer_limit = limit
+        ng_in_buffer_limit = limit
         most_held = 0
 
         def handle_read(self) -> None:

@@ -437,7 +437,7 @@ def test_proxy_memory_stays_bounded_for_a_slow_reader(capsys: Any) -> None:
 
     run_until(step, timeout=120, pass_timeout=0.01)
     assert bytes(checksum_in) == block[: len(checksum_in)]
-    limit = proxy.Side.write_high_water + 2 * proxy.READ_SIZE
+    limit = proxy.Side.ng_write_high_water + 2 * proxy.READ_SIZE
     with capsys.disabled():
         print(f"\nproxy, slow reader: {total >> 20} MiB relayed, peak buffered {peak} bytes (bound {limit})")
     assert peak <= limit, f"proxy buffered {peak} bytes for a slow reader (limit {limit})"
@@ -547,8 +547,8 @@ def test_async_chat_output_marks_call_the_flow_control_hooks() -> None:
     events: List[str] = []
 
     class Watched(asynchat.async_chat):
-        write_high_water = 100_000
-        write_low_water = 10_000
+        ng_write_high_water = 100_000
+        ng_write_low_water = 10_000
 
         def handle_output_full(self) -> None:
             events.append("full")

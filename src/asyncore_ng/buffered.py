@@ -28,43 +28,59 @@ SEND_CHUNK = 65536
 class BufferedOutput(Dispatcher):
     """What channels that queue output share (``DispatcherWithSend``, ``AsyncChat``).
 
-    Flow control: when queued output grows past ``write_high_water`` bytes,
-    :meth:`handle_output_full` is called (once); when it drains to ``write_low_water`` or
-    below, :meth:`handle_output_drained`. Both do nothing by default: a proxy overrides them to
-    ``pause_reading()``/``resume_reading()`` the channel it copies from, so a slow reader
-    cannot grow its memory without bound (examples/proxy.py).
+    Flow control, off unless a subclass sets ``ng_write_high_water``: when queued output grows
+    past it, :meth:`handle_output_full` is called (once); when it drains to
+    ``ng_write_low_water`` (default: a quarter of the high mark) or below,
+    :meth:`handle_output_drained`. A proxy overrides them to ``pause_reading()`` /
+    ``resume_reading()`` the channel it copies from, so a slow reader cannot grow its memory
+    without bound (examples/proxy.py). (The marks carry the ``ng_`` prefix, and the hooks are
+    only called once a mark is set, so a program's own attributes of those names keep their
+    meaning.)
 
     End of input with output still queued (the peer shut down its sending side but still
     reads): the default ``handle_close``, called by ``recv`` at end of input, stops reading,
     delivers what is queued, then closes, instead of dropping it. Only then: after an error
     (``handle_error``) or an explicit ``handle_close()`` the channel closes at once, as in the
     stdlib, and so does a second ``handle_close()`` while the output drains (an idle timeout on
-    a peer that stopped reading, a reset).
+    a peer that stopped reading). A peer that goes away meanwhile closes the channel without a
+    second ``handle_close``: it ran once already, for this end of input.
     """
 
-    #: Queued bytes above which :meth:`handle_output_full` is called.
-    write_high_water = 1024 * 1024
-    #: Queued bytes at or below which :meth:`handle_output_drained` is called after it.
-    write_low_water = 256 * 1024
+    #: Queued bytes above which :meth:`handle_output_full` is called (``None``: no flow control).
+    ng_write_high_water: Optional[int] = None
+    #: Queued bytes at or below which :meth:`handle_output_drained` is called after it
+    #: (``None``: a quarter of the high mark).
+    ng_write_low_water: Optional[int] = None
 
     _ng_output_full = False
     _ng_flushing = False  # closing once the queued output is sent
 
     def handle_output_full(self) -> None:
-        """Queued output went above ``write_high_water``. Override to apply back-pressure."""
+        """Queued output went above ``ng_write_high_water``. Override to apply back-pressure."""
 
     def handle_output_drained(self) -> None:
-        """Queued output fell to ``write_low_water`` after being full."""
+        """Queued output fell to ``ng_write_low_water`` after being full."""
 
     def _ng_output_grew(self, queued: int) -> None:
-        if not self._ng_output_full and queued > self.write_high_water:
+        high = self.ng_write_high_water
+        if high is not None and not self._ng_output_full and queued > high:
             self._ng_output_full = True
             self.handle_output_full()
 
     def _ng_output_shrank(self, queued: int) -> None:
-        if self._ng_output_full and queued <= self.write_low_water:
-            self._ng_output_full = False
-            self.handle_output_drained()
+        if self._ng_output_full:
+            low = self.ng_write_low_water
+            if queued <= (low if low is not None else (self.ng_write_high_water or 0) // 4):
+                self._ng_output_full = False
+                self.handle_output_drained()
+
+    def _ng_peer_gone(self) -> None:
+        # A send or receive found the connection gone. While draining after end of input,
+        # handle_close already ran for this channel: close without running it again.
+        if self._ng_flushing:
+            self.close()
+        else:
+            self.handle_close()
 
     def _ng_has_queued_output(self) -> bool:
         raise NotImplementedError
@@ -104,14 +120,14 @@ class DispatcherWithSend(BufferedOutput):
         super().__init__(sock, map)
         self.out_buffer = b""
 
-    def _set_out_buffer(self, value: Any) -> None:
+    def _ng_set_out_buffer(self, value: Any) -> None:
         # Code written for the stdlib assigns bytes (out_buffer = out_buffer + data): keep a
         # bytearray, and tell the loop, since writable() reads it.
         self._ng_out = value if type(value) is bytearray else bytearray(value)
         self._ng_out_announced = bool(self._ng_out)
         self._ng_announce()
 
-    out_buffer = AnnouncedState(attrgetter("_ng_out"), _set_out_buffer, None, "Output not sent yet.")
+    out_buffer = AnnouncedState(attrgetter("_ng_out"), _ng_set_out_buffer, None, "Output not sent yet.")
 
     def _ng_has_queued_output(self) -> bool:
         return len(self.out_buffer) > 0
@@ -148,7 +164,7 @@ class DispatcherWithSend(BufferedOutput):
                 if why.errno not in errnos.DISCONNECTED:
                     raise
                 if not self._ng_closed_elsewhere():
-                    self.handle_close()
+                    self._ng_peer_gone()
                 return
             if num_sent and self._ng_idle_timeout is not None:
                 self._ng_note_activity()

@@ -19,7 +19,7 @@ from another channel's handler, or code appending to ``producer_fifo`` directly)
 dispatcher announces changes of ``connected``. A subclass that overrides either predicate
 without the decorator is asked every pass, as in the stdlib.
 
-Input limit. ``ac_in_buffer_limit`` (default ``None``: unlimited, as in the stdlib) caps the
+Input limit. ``ng_in_buffer_limit`` (default ``None``: unlimited, as in the stdlib) caps the
 length of one message: the bytes handed to ``collect_incoming_data`` since the last
 ``found_terminator``. A message that would exceed it is not delivered past the limit;
 ``handle_input_overflow()`` runs instead, and by default logs why and closes the channel. The cap
@@ -70,7 +70,7 @@ class AsyncChat(BufferedOutput):
     """The engine's ``asynchat.async_chat``; see the asynchat documentation for each member.
 
     Subclass it and define ``collect_incoming_data`` and ``found_terminator``. Extras beyond the
-    stdlib: :attr:`ac_in_buffer_limit` and :meth:`handle_input_overflow`. ``push`` from another
+    stdlib: :attr:`ng_in_buffer_limit` and :meth:`handle_input_overflow`. ``push`` from another
     thread while the loop runs is handed to the loop's thread (in order).
     """
 
@@ -79,7 +79,7 @@ class AsyncChat(BufferedOutput):
     #: Most bytes handed to one ``send``; larger pushes are queued as views of this size.
     ac_out_buffer_size = 65536
     #: Most bytes one message may reach without its terminator (``None``: no limit).
-    ac_in_buffer_limit: Optional[int] = None
+    ng_in_buffer_limit: Optional[int] = None
 
     # Encoding str terminators and str output is opt-in, as in the stdlib: mixing str and bytes
     # is usually a bug that should not pass silently.
@@ -104,13 +104,13 @@ class AsyncChat(BufferedOutput):
 
     # -- buffers as the stdlib exposed them -----------------------------------------------------
 
-    def _get_fifo(self) -> OutputQueue:
+    def _ng_get_fifo(self) -> OutputQueue:
         fifo = self._ng_fifo
         if fifo is None:
             raise _missing(self, "producer_fifo")
         return fifo
 
-    def _set_fifo(self, entries: Iterable[Entry]) -> None:
+    def _ng_set_fifo(self, entries: Iterable[Entry]) -> None:
         if not isinstance(entries, OutputQueue):
             entries = OutputQueue(entries)
         entries.on_change = _announcer(self)
@@ -118,15 +118,15 @@ class AsyncChat(BufferedOutput):
         self._ng_announce()
 
     producer_fifo = AnnouncedState(
-        _get_fifo,
-        _set_fifo,
+        _ng_get_fifo,
+        _ng_set_fifo,
         None,
         """The output queue: a ``collections.deque`` subclass; append to it freely. Assigning
         another iterable (a plain ``deque``, say) stores its items in a new output queue, since
         the channel must hear of later changes.""",
     )
 
-    def _framer(self) -> InputFramer:
+    def _ng_framer_now(self) -> InputFramer:
         framer = self._ng_framer
         if framer is None:
             framer = self._ng_framer = InputFramer()
@@ -145,7 +145,7 @@ class AsyncChat(BufferedOutput):
 
     @ac_in_buffer.setter
     def ac_in_buffer(self, data: Buffer) -> None:
-        self._framer().reset(data)
+        self._ng_framer_now().reset(data)
 
     # -- the two methods a subclass defines -----------------------------------------------------
 
@@ -198,9 +198,9 @@ class AsyncChat(BufferedOutput):
             return
         if isinstance(data, str) and self.use_encoding:
             data = data.encode(self.encoding)
-        framer = self._framer()
+        framer = self._ng_framer_now()
         framer.feed(data)
-        limit = self.ac_in_buffer_limit
+        limit = self.ng_in_buffer_limit
         while len(framer):
             terminator = self.get_terminator()
             plan = framer.plan(terminator)  # type: ignore[arg-type]
@@ -228,7 +228,7 @@ class AsyncChat(BufferedOutput):
                 self.found_terminator()
 
     def handle_input_overflow(self) -> None:
-        """Called when a message grows past ``ac_in_buffer_limit`` without its terminator.
+        """Called when a message grows past ``ng_in_buffer_limit`` without its terminator.
 
         The excess was not delivered and the input not yet framed has been dropped. The
         default logs the reason on the ``asyncore_ng`` logger, discards the buffers and calls
@@ -237,9 +237,9 @@ class AsyncChat(BufferedOutput):
         next bytes received.
         """
         logger.warning(
-            "closing %r: a message exceeded ac_in_buffer_limit (%s bytes) without its terminator",
+            "closing %r: a message exceeded ng_in_buffer_limit (%s bytes) without its terminator",
             self,
-            self.ac_in_buffer_limit,
+            self.ng_in_buffer_limit,
         )
         self.discard_buffers()
         self.handle_close()
@@ -320,7 +320,7 @@ class AsyncChat(BufferedOutput):
 
     def discard_buffers(self) -> None:
         """Drop all buffered input and output (emergencies only)."""
-        framer = self._framer()
+        framer = self._ng_framer_now()
         framer.reset()
         framer.end_message()
         del self.incoming[:]
@@ -344,7 +344,7 @@ class AsyncChat(BufferedOutput):
     @_library_predicate
     def readable(self) -> Any:
         # Always, as in the stdlib: input is framed as soon as it is read, so there is never a
-        # full buffer to stop reading for. Memory is bounded by ac_in_buffer_limit instead.
+        # full buffer to stop reading for. Memory is bounded by ng_in_buffer_limit instead.
         return 1
 
     @_library_predicate

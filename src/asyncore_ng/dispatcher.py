@@ -179,7 +179,7 @@ class Dispatcher:
     :meth:`interest_changed`, :attr:`reactor`, :meth:`call_later`, :meth:`call_at`,
     :meth:`call_soon`, :meth:`pause_reading`/:meth:`resume_reading`,
     :meth:`set_idle_timeout`/:meth:`handle_idle_timeout`, the listener's back-off on descriptor
-    exhaustion (``accept_backoff_initial``/``accept_backoff_max``), and
+    exhaustion (``ng_accept_backoff_initial``/``ng_accept_backoff_max``), and
     :attr:`asyncore_ng_logger` (when set, ``log_info`` logs there instead of printing).
     """
 
@@ -194,8 +194,8 @@ class Dispatcher:
     #: Back-off of a listener whose ``accept()`` fails for lack of descriptors (EMFILE, ENFILE,
     #: ENOBUFS, ENOMEM): it stops being watched for this long, doubling up to the maximum, and
     #: is watched again as soon as any channel of its map closes.
-    accept_backoff_initial = 0.05
-    accept_backoff_max = 1.0
+    ng_accept_backoff_initial = 0.05
+    ng_accept_backoff_max = 1.0
 
     socket: Any
     _fileno: Any
@@ -228,11 +228,11 @@ class Dispatcher:
             self._ng_socket_state = _SOCKET_READY
             self._ng_announce()
 
-    def _note_connected(self, value: Any) -> None:
+    def _ng_note_connected(self, value: Any) -> None:
         if value and self._ng_socket_state == _SOCKET_FRESH:
             self._ng_socket_state = _SOCKET_READY
 
-    connected = announced_state("connected", _note_connected)
+    connected = announced_state("connected", _ng_note_connected)
     accepting = announced_state("accepting")
     connecting = announced_state("connecting")
 
@@ -537,7 +537,7 @@ class Dispatcher:
     def _ng_back_off_accepting(self, why: OSError) -> None:
         first = not self._ng_accept_delay
         self._ng_accept_delay = delay = min(
-            max(self._ng_accept_delay * 2, self.accept_backoff_initial), self.accept_backoff_max
+            max(self._ng_accept_delay * 2, self.ng_accept_backoff_initial), self.ng_accept_backoff_max
         )
         if first:
             _logger.warning("%r: accept() failed (%s); pausing accepts for %.2fs", self, why, delay)
@@ -556,6 +556,10 @@ class Dispatcher:
         if self.accepting:
             self._ng_resume_reading()
 
+    def _ng_peer_gone(self) -> None:
+        """``send``/``recv`` found the connection gone: ``handle_close``, as the stdlib did."""
+        self.handle_close()
+
     def _ng_closed_elsewhere(self) -> bool:
         # close() ran in another thread: a send/recv that failed for that reason in this one
         # must not call handle_close on a channel its owner has already closed.
@@ -570,7 +574,7 @@ class Dispatcher:
                 return 0
             if why.errno in errnos.DISCONNECTED:
                 if not self._ng_closed_elsewhere():
-                    self.handle_close()
+                    self._ng_peer_gone()
                 return 0
             raise
         if self._ng_idle_timeout is not None and result:
@@ -588,7 +592,7 @@ class Dispatcher:
         except OSError as why:
             if why.errno in errnos.DISCONNECTED:
                 if not self._ng_closed_elsewhere():
-                    self.handle_close()
+                    self._ng_peer_gone()
                 return b""
             raise
         if self._ng_idle_timeout is not None:

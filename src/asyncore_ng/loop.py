@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import select
 import sys
 import threading
@@ -468,12 +469,16 @@ class MapBinding:
                 self._reclassify(cls)
                 break  # the dict changed; the next pass looks at the other classes
         # Polled registrations: asked once per pass, in map order (their predicates may be a
-        # per-pass tick). Registrations they close are skipped; channels they add wait in the
-        # journal for the next pass.
+        # per-pass tick). Channels they add wait in the journal for the next pass. One they
+        # close is still asked, as the stdlib's snapshot of the map asked it, but no longer
+        # registered.
         if self._polled:
             for reg in list(self._polled.values()):
                 if reg.active:
                     self._update(reg)
+                else:
+                    reg.channel.readable()
+                    reg.channel.writable()
         # Announced ones whose state changed. Their predicates are the library's (or promised
         # side-effect free), so asking one twice is harmless: a change announced while this
         # runs (one channel's predicate pushing to another) is taken in the same pass.
@@ -720,10 +725,11 @@ class MapBinding:
 def _select_wait(timeout: Any, anything_wanted: bool) -> Optional[float]:
     """The wait for a select-semantics pass. The stdlib called ``select.select(..., timeout)``,
     or ``time.sleep(timeout)`` when no channel was readable or writable: an invalid timeout
-    raises exactly what that call raised (``None`` included, for ``sleep``)."""
-    if type(timeout) is float and timeout >= 0.0:
+    raises exactly what that call raised (``None`` included, for ``sleep``; infinity too).
+    A finite timeout too large for the system call works: the reactor clamps each wait."""
+    if type(timeout) is float and 0.0 <= timeout < math.inf:
         return timeout
-    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout >= 0:
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and 0 <= timeout < math.inf:
         return float(timeout)
     if timeout is None and anything_wanted:
         return None

@@ -37,7 +37,11 @@ class Documented:
 
 _CLOSED_WARNING = (
     "LOGGING asyncore_ng WARNING: closing <__main__.Chan connected '' at 0xADDR>: "
-    "[Errno 9] its socket was closed without close()"
+    "its socket was closed without close()"
+)
+
+_FLUSH_AT_END_OF_INPUT = (
+    "the default `handle_close`, when `recv` calls it at end of input, stops reading, sends what is queued"
 )
 
 DOCUMENTED: Dict[str, Documented] = {
@@ -59,32 +63,87 @@ DOCUMENTED: Dict[str, Documented] = {
     ),
     # The library's state attributes are properties (assignments tell the loop).
     "dispatcher_attributes": Documented(
-        "| `connected` and `accepting` are plain class attributes | properties",
+        "| `connected`, `accepting` and `connecting` are plain class attributes | properties",
         (
             ("class: False False False False None False ['warning']", "<class attributes>"),
             (
-                "class: <property object at 0xADDR> <property object at 0xADDR> "
-                "False False None False ['warning']",
+                "class: <asyncore_ng.dispatcher.AnnouncedState object at 0xADDR> "
+                "<asyncore_ng.dispatcher.AnnouncedState object at 0xADDR> "
+                "<asyncore_ng.dispatcher.AnnouncedState object at 0xADDR> False None False ['warning']",
                 "<class attributes>",
             ),
         ),
     ),
-    # With nothing queued, send() offers the socket all of the data, not 64 KiB.
-    "dws_large_send": Documented(
-        "when nothing is queued, `send()` offers all of the data to the socket",
-        (
-            ("send() handed the socket: exactly 65536 bytes", "<first send>"),
-            ("send() handed the socket: more than 65536 bytes", "<first send>"),
-        ),
-    ),
     # At end of input the default handle_close delivers what is queued, then closes.
     "eof_with_output_queued_default_close": Documented(
-        "the default `handle_close` stops reading, sends what is queued, then closes",
+        _FLUSH_AT_END_OF_INPUT,
         (
             ("Dws: peer got b''", "Dws: <reply dropped (stdlib) or delivered (ours)>"),
             ("Dws: peer got b'queued reply'", "Dws: <reply dropped (stdlib) or delivered (ours)>"),
             ("Chat: peer got b''", "Chat: <reply dropped (stdlib) or delivered (ours)>"),
             ("Chat: peer got b'queued reply'", "Chat: <reply dropped (stdlib) or delivered (ours)>"),
+        ),
+    ),
+    # Waits are clamped to a day: timeouts too large for the system call work.
+    "timeout_huge": Documented(
+        "a timeout too large for the system call (`loop(timeout=3e6, use_poll=True)`, `1e12`",
+        (
+            (
+                "use_poll=False timeout=1000000000000.0: raised OverflowError: "
+                "timestamp out of range for platform time_t",
+                "<select, 1e12 s>",
+            ),
+            ("  handle_read b'd'\nuse_poll=False timeout=1000000000000.0: returned", "<select, 1e12 s>"),
+            ("use_poll=True timeout=3000000.0: raised OverflowError: timeout is too large", "<poll, 3e6 s>"),
+            ("  handle_read b'e'\nuse_poll=True timeout=3000000.0: returned", "<poll, 3e6 s>"),
+            ("use_poll=True timeout=2592000: raised OverflowError: timeout is too large", "<poll, 30 days>"),
+            ("  handle_read b'f'\nuse_poll=True timeout=2592000: returned", "<poll, 30 days>"),
+            (
+                "use_poll=True timeout=2147483648: raised OverflowError: timeout is too large",
+                "<poll, 2**31 s>",
+            ),
+            ("  handle_read b'g'\nuse_poll=True timeout=2147483648: returned", "<poll, 2**31 s>"),
+            (
+                "use_poll=True timeout=1000000000000.0: raised OverflowError: "
+                "timestamp too large to convert to C _PyTime_t",
+                "<poll, 1e12 s>",
+            ),
+            ("  handle_read b'h'\nuse_poll=True timeout=1000000000000.0: returned", "<poll, 1e12 s>"),
+        ),
+    ),
+    # A socket made by create_socket() has no events until connect()/listen() (issue #14).
+    "unconnected_channel_looped_once": Documented(
+        "it has no events until `connect()` or `listen()` returns",
+        (
+            (
+                "  handle_read\n  handle_write\nuse_poll=False: in map True",
+                "<fresh socket, select semantics>",
+            ),
+            ("use_poll=False: in map True", "<fresh socket, select semantics>"),
+            ("  handle_write\n  handle_close\nuse_poll=True: in map False", "<fresh socket, poll semantics>"),
+            ("use_poll=True: in map True", "<fresh socket, poll semantics>"),
+        ),
+    ),
+    # A map keyed by socket objects works under poll semantics too (the stdlib ignored it).
+    "map_keyed_by_socket": Documented(
+        "a map keyed by socket objects instead of descriptor numbers works under select semantics",
+        (
+            ("handle_read b'data'\nuse_poll=True: loop returned", "<socket-keyed map, poll semantics>"),
+            ("use_poll=True: loop returned", "<socket-keyed map, poll semantics>"),
+        ),
+    ),
+    # A predicate closing a later channel: the stdlib's select() raised EBADF; ours goes on.
+    "tick_readable_closes_other_select": Documented(
+        "the closed channel is still asked, once, as in the stdlib, but not polled: no `EBADF`",
+        (("loop raised OSError: [Errno 9] Bad file descriptor", ""),),
+    ),
+    # The same flush at end of input, seen from a subclass with methods named like our extras
+    # (none of which the library calls): the stdlib has closed, ours is still sending.
+    "collide_extra_names_as_methods": Documented(
+        _FLUSH_AT_END_OF_INPUT,
+        (
+            ("map empty: True", "<closed (stdlib) or still flushing the reply (ours)>"),
+            ("map empty: False", "<closed (stdlib) or still flushing the reply (ours)>"),
         ),
     ),
     "listen_without_backlog": Documented(
