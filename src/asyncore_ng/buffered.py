@@ -159,16 +159,17 @@ class DispatcherWithSend(BufferedOutput):
                     with memoryview(buf) as view, view[:SEND_CHUNK] as head:
                         num_sent = sock.send(head)
             except OSError as why:
-                if why.errno == errno.EWOULDBLOCK:
+                if why.errno != errno.EWOULDBLOCK:
+                    if why.errno not in errnos.DISCONNECTED:
+                        raise
+                    if not self._ng_closed_elsewhere():
+                        self._ng_peer_gone()
                     return
-                if why.errno not in errnos.DISCONNECTED:
-                    raise
-                if not self._ng_closed_elsewhere():
-                    self._ng_peer_gone()
-                return
-            if num_sent and self._ng_idle_timeout is not None:
-                self._ng_note_activity()
-            del buf[:num_sent]
+                num_sent = 0
+            if num_sent:
+                if self._ng_idle_timeout is not None:
+                    self._ng_note_activity()
+                del buf[:num_sent]
         else:
             # Exactly the stdlib's call: a fake socket or a patched dispatcher.send sees bytes.
             num_sent = self._ng_plain_class.send(self, bytes(buf[:SEND_CHUNK]))

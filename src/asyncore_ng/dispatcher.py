@@ -34,7 +34,7 @@ from operator import attrgetter
 from typing import Any, Callable, Dict, Optional, Tuple, TypeVar, cast
 
 from . import errnos
-from .loop import Registration, channel_added, get_reactor, guarded_call, socket_map
+from .loop import Registration, channel_added, existing_binding, get_reactor, guarded_call, socket_map
 from .reactor import Reactor, TimerHandle
 
 ChannelMapType = Dict[Any, Any]
@@ -328,13 +328,13 @@ class Dispatcher:
         return get_reactor(self._map)
 
     def _ng_in_other_thread(self) -> bool:
-        """Whether the loop that serves this channel is running in another thread now (the
-        caller then hands its work to the loop's thread instead of touching shared buffers)."""
+        """Whether the loop that serves this channel runs in another thread (the caller then
+        hands its work to the loop's thread instead of touching buffers the loop sends from)."""
         registration = self._ng_registration
-        if registration is None:
-            return False
-        running = registration.reactor.running_thread
-        return running is not None and running != _get_ident()
+        if registration is not None:
+            return registration.reactor.owned_by_another_thread()
+        binding = existing_binding(self._map)
+        return binding is not None and binding.reactor.owned_by_another_thread()
 
     # -- the map -----------------------------------------------------------------------
 

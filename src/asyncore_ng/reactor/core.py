@@ -190,9 +190,11 @@ class Reactor:
         self._watches: Dict[int, Watch] = {}
         self._always_ready: Dict[int, Watch] = {}  # descriptors the backend cannot poll
         self._unclean: Set[int] = set()  # numbers closed before unregistering, kernel unsure
+        self._forgotten: Set[int] = set()  # numbers unregistered since the current wait began
         #: The ident of the thread running passes now (between enter() and leave()), or None.
         #: Read-only for everyone else.
         self.running_thread: Optional[int] = None
+        self._loop_thread: Optional[threading.Thread] = None  # the last thread that ran passes
         self._stop_requested = False
         self._closed = False
         self._exception_handler: Optional[ExceptionHandler] = None
@@ -364,6 +366,7 @@ class Reactor:
             w.active = False
             if self._watches.get(w.fd) is w:
                 del self._watches[w.fd]
+                self._forgotten.add(w.fd)
                 self._unregister_locked(w, reused=False)
             else:
                 self._ready_again.pop(w, None)
@@ -601,7 +604,15 @@ class Reactor:
             with self._lock:
                 self._kernel()
         outer, self.running_thread = self.running_thread, threading.get_ident()
+        self._loop_thread = threading.current_thread()
         return outer
+
+    def owned_by_another_thread(self) -> bool:
+        """Whether passes run (now, or between the ``poll()`` calls of a ``while: poll()``
+        loop) in a thread other than the caller's, still alive: work that touches what the
+        loop's thread touches must then be handed to it (:meth:`call_soon_threadsafe`)."""
+        owner = self._loop_thread
+        return owner is not None and owner.ident != threading.get_ident() and owner.is_alive()
 
     def leave(self, outer: Optional[int]) -> None:
         """Undo :meth:`enter`."""
@@ -653,6 +664,9 @@ class Reactor:
         # 2. Wait. Collect every event before dispatching any (see the module notes).
         if self._passes:
             self._run_time += started - self.pass_time
+        if self._forgotten:
+            with self._lock:
+                self._forgotten.clear()
         events = poller.poll(wait)
         self.pass_time = now = self.clock()
         self._wait_time += now - started
@@ -718,13 +732,18 @@ class Reactor:
         watches = self._watches
         ready: List[Tuple[Watch, int]] = []
         stale: List[int] = []
-        for fd, bits in events:
-            w = watches.get(fd)
-            if w is None:
-                if not bits & NVAL:
-                    stale.append(fd)
-            else:
-                ready.append((w, bits))
+        # Under the lock: another thread's cancel (unregister, then note the number as
+        # forgotten) is then wholly before or after this look-up.
+        with self._lock:
+            for fd, bits in events:
+                w = watches.get(fd)
+                if w is None:
+                    # Not stale if another thread unregistered it while we waited: only a
+                    # registration that outlived its number keeps reporting (next pass too).
+                    if not bits & NVAL and fd not in self._forgotten:
+                        stale.append(fd)
+                else:
+                    ready.append((w, bits))
         self._events += len(ready)
         if stale:
             self._drop_stale(stale)
