@@ -82,6 +82,16 @@ def compact_traceback() -> Tuple[Tuple[str, str, str], Any, Any, str]:
     return frames[-1], t, v, info
 
 
+def _set_reuseport(sock: Any) -> None:
+    """SO_REUSEPORT on a TCP socket (AF_INET/AF_INET6, SOCK_STREAM), where the platform has it."""
+    tcp = sock.type == socket.SOCK_STREAM and sock.family in (socket.AF_INET, socket.AF_INET6)
+    try:
+        if tcp and hasattr(socket, "SO_REUSEPORT"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    except OSError:
+        pass
+
+
 _logger = logging.getLogger("asyncore_ng")
 
 _LOG_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
@@ -322,6 +332,10 @@ class Dispatcher:
 
     def bind(self, addr: Any) -> None:
         self.addr = addr
+        # -- `asyncore-ng ... --workers N` (asyncore_ng.workers): the workers share the port --
+        if os.environ.get("ASYNCORE_NG_REUSEPORT") == "1":
+            _set_reuseport(self.socket)
+        # --
         return self.socket.bind(addr)  # type: ignore[no-any-return]
 
     def connect(self, address: Any) -> None:
