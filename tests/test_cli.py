@@ -170,6 +170,18 @@ def test_symlinked_script_gets_its_real_directory(py: str, tmp_path: Path, app: 
     assert json.loads(out)["path"][0] == str(app.parent.resolve())
 
 
+def test_safe_path_adds_no_directory(py: str, tmp_path: Path, app: Path) -> None:
+    """Under -P (3.11+) the interpreter puts no directory first: neither does the runner (the
+    sibling import fails the same way)."""
+    if "/3.8." in py or py.endswith("3.8"):
+        pytest.skip("-P is new in Python 3.11")
+    results = {
+        how: run([cmd[0], "-P", *cmd[1:], str(app)], tmp_path) for how, cmd in launchers(py, tmp_path).items()
+    }
+    status, _, err = assert_same(results)
+    assert status == 1 and err.endswith("ModuleNotFoundError: No module named 'helper'\n")
+
+
 CASES = """\
 import sys
 

@@ -342,7 +342,7 @@ def _status(as_json: bool) -> int:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         return 1 if broken or backend["in_use"] is None else 0
     ng = report["asyncore_ng"]
-    installed = f"installed {ng['installed']}" if ng["installed"] else "not installed (source tree)"
+    installed = f"installed distribution {ng['installed']}" if ng["installed"] else "from a source tree"
     lines = [
         f"asyncore-ng {ng['version']} ({installed}) at {ng['path']}",
         f"Python {report['python']['version']} ({report['python']['executable']})",
