@@ -14,12 +14,11 @@ when they run, since they install the shims).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
-from . import __version__, runner, workers
+from . import __version__, runner
 from ._install import SHIMS, resolve_shim, shim_path
 
 DEFAULT_HOST = "127.0.0.1"
@@ -197,7 +196,7 @@ def _run(args: Sequence[str], launcher: Optional[str]) -> int:
     opts = parse_run(args)
     if opts.workers is not None:
         return _supervise_run(opts)
-    workers.become_worker()
+    _maybe_become_worker()
     for option in opts.warnoptions:
         runner.add_warning_option(option)
     if opts.module is not None:
@@ -208,7 +207,18 @@ def _run(args: Sequence[str], launcher: Optional[str]) -> int:
     return 0
 
 
+def _maybe_become_worker() -> None:
+    # (asyncore_ng.workers, with subprocess and selectors, is imported only where it is used:
+    # the runner brings in as little as it can before the program runs)
+    if "ASYNCORE_NG_SUPERVISOR_PID" in os.environ:
+        from . import workers
+
+        workers.become_worker()
+
+
 def _supervise_run(opts: RunOptions) -> int:
+    from . import workers
+
     arguments = ["run"]
     for option in opts.warnoptions:
         arguments += ["-W", option]
@@ -233,10 +243,12 @@ def _supervise_run(opts: RunOptions) -> int:
 
 def _demo(kind: str, host: str, port: int, count: Optional[int], quiet: bool) -> int:
     if count is None:
-        workers.become_worker()
+        _maybe_become_worker()
         from . import demos
 
         return demos.serve(kind, host, port, quiet)
+    from . import workers
+
     try:
         reservation, shared_port = workers.reserve_port(host, port)
     except OSError as exc:
@@ -339,6 +351,8 @@ def _status(as_json: bool) -> int:
     )
     backend = report["backend"]
     if as_json:
+        import json
+
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         return 1 if broken or backend["in_use"] is None else 0
     ng = report["asyncore_ng"]
