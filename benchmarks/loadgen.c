@@ -18,7 +18,8 @@
  * --duration seconds is measured.  With --count, a fixed number of round trips is run instead
  * (for instruction counts under callgrind).  With --server-pid, the server's own CPU time is read
  * at the edges of the window: the sum of /proc/PID/task/STAR/schedstat (nanoseconds) and
- * utime+stime of /proc/PID/stat (clock ticks).
+ * utime+stime of /proc/PID/stat (clock ticks).  --server-pid PID,PID,... (a server of several
+ * worker processes) sums them over the processes.
  *
  * Priming: before anything is measured, --prime connections (default 1) each echo one line
  * and close.  A fresh server is thus measured as one that has served before: glibc's malloc
@@ -90,7 +91,9 @@ static long long opt_bytes = 256LL << 20;
 static long long opt_window = 8LL << 20;
 static double opt_accept_cap = 60.0;
 static double opt_deadline = 120.0;
-static int opt_server_pid = 0;
+#define MAX_SERVER_PIDS 64
+static int opt_server_pids[MAX_SERVER_PIDS];
+static int opt_server_npids = 0;
 static int opt_cpu = -1;
 static long opt_pace = 512;
 static long opt_prime = 1;
@@ -197,13 +200,22 @@ static long long read_sched_ns(int pid, int field)
     return total;
 }
 
+/* a + b, unless either is unavailable (-1) */
+static long long add_known(long long a, long long b)
+{
+    return a >= 0 && b >= 0 ? a + b : -1;
+}
+
 static struct cpu_sample sample_server(void)
 {
     struct cpu_sample s = {-1, -1, -1, -1};
-    if (opt_server_pid > 0) {
-        s.sched_ns = read_sched_ns(opt_server_pid, 0);
-        s.wait_ns = read_sched_ns(opt_server_pid, 1);
-        s.ticks = read_stat_ticks(opt_server_pid);
+    if (opt_server_npids > 0) {
+        s.sched_ns = s.wait_ns = s.ticks = 0;
+        for (int i = 0; i < opt_server_npids; i++) {
+            s.sched_ns = add_known(s.sched_ns, read_sched_ns(opt_server_pids[i], 0));
+            s.wait_ns = add_known(s.wait_ns, read_sched_ns(opt_server_pids[i], 1));
+            s.ticks = add_known(s.ticks, read_stat_ticks(opt_server_pids[i]));
+        }
     }
     s.own_wait_ns = read_sched_ns(getpid(), 1);
     return s;
@@ -673,7 +685,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: loadgen --port P [--mode pingpong|line|stream|idle] [--conns N] [--size B]\n"
             "               [--idle M] [--warmup S] [--duration S] [--count N] [--bytes B]\n"
-            "               [--window B] [--accept-cap S] [--deadline S] [--server-pid PID]\n"
+            "               [--window B] [--accept-cap S] [--deadline S] [--server-pid PID[,PID...]]\n"
             "               [--cpu C] [--pace N] [--prime N] [--chunk B]\n");
     exit(2);
 }
@@ -718,8 +730,19 @@ int main(int argc, char **argv)
             opt_accept_cap = atof(v);
         else if (!strcmp(a, "--deadline"))
             opt_deadline = atof(v);
-        else if (!strcmp(a, "--server-pid"))
-            opt_server_pid = atoi(v);
+        else if (!strcmp(a, "--server-pid")) {
+            for (const char *p = v; *p; p++) {
+                if (opt_server_npids == MAX_SERVER_PIDS)
+                    usage();
+                int pid = atoi(p);
+                if (pid <= 0)
+                    usage();
+                opt_server_pids[opt_server_npids++] = pid;
+                p = strchr(p, ',');
+                if (!p)
+                    break;
+            }
+        }
         else if (!strcmp(a, "--cpu"))
             opt_cpu = atoi(v);
         else if (!strcmp(a, "--pace"))

@@ -31,6 +31,7 @@ import select
 import shlex
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -163,6 +164,9 @@ class Peer:
     select_semantics: bool = False
     default: bool = True  # in the default set (else only when named in --peers)
     describe: str = ""
+    # Worker processes (`asyncore-ng run --workers N`): the script gets a fixed port, held by the
+    # harness meanwhile; the server is not pinned to one CPU; its CPU is summed over the workers.
+    workers: int = 0
 
     def command(self, kind: str) -> Optional[List[str]]:
         return self.echo if kind == "echo" else self.line
@@ -174,6 +178,12 @@ def _script(name: str, *args: str) -> List[str]:
 
 def _ng(name: str, *args: str) -> List[str]:
     return [os.path.join(SERVER_DIR, "with_asyncore_ng.py"), os.path.join(SERVER_DIR, name), *args]
+
+
+def _ng_workers(workers: int, name: str, *args: str) -> List[str]:
+    """The script under asyncore-ng's own runner with worker processes (the console script's
+    code path: `python -m asyncore_ng` is `asyncore-ng`)."""
+    return ["-m", "asyncore_ng", "run", "--workers", str(workers), os.path.join(SERVER_DIR, name), *args]
 
 
 STDLIB_RE = r"/lib/python3\.11/asyn(core|chat)\.py$"
@@ -213,6 +223,14 @@ PEERS: List[Peer] = [
     Peer("ng-3.13-select", "ng", "3.13", "py313-ng", _ng("asyncore_echo.py", "--select"),
          _ng("asynchat_line_echo.py", "--select"), module_check=NG_RE, default=False,
          describe="asyncore-ng, use_poll=False (select semantics, no FD_SETSIZE limit)"),
+    Peer("ng-3.13-workers2", "ng", "3.13", "py313-ng",
+         _ng_workers(2, "asyncore_echo.py", "--poll"),
+         _ng_workers(2, "asynchat_line_echo.py", "--poll"), module_check=NG_RE, default=False,
+         workers=2,
+         describe="asyncore-ng, the same scripts under `python -m asyncore_ng run --workers 2`: "
+                  "two worker processes sharing the port (SO_REUSEPORT), not pinned (on 2 CPUs "
+                  "they share them with the load generator), CPU summed over both; compare with "
+                  "ng-3.13, which is one process on one CPU"),
 ]
 
 # Peers whose figures are the references of the ratio columns, per interpreter.
@@ -479,11 +497,17 @@ class Server:
     """A running benchmark server: started, pinned, its ready line read."""
 
     def __init__(self, argv: Sequence[str], cpu: Optional[int], errfile: IO[bytes],
-                 env: Optional[Dict[str, str]] = None, ready_timeout: float = 30.0) -> None:
+                 env: Optional[Dict[str, str]] = None, ready_timeout: float = 30.0,
+                 workers: int = 0, reservation: Optional[socket.socket] = None) -> None:
         self.proc = spawn(argv, stdout=subprocess.PIPE, stderr=errfile, stdin=subprocess.DEVNULL,
                           env=env)
         self.errfile = errfile
         self.info: Dict[str, Any] = {}
+        self.workers = workers
+        self.reservation = reservation  # holds a workers server's port until it stops
+        # The processes whose CPU is the server's: the workers, when there are (the supervisor
+        # only waits).
+        self.pids: List[int] = [self.proc.pid]
         if cpu is not None:
             try:
                 os.sched_setaffinity(self.proc.pid, {cpu})
@@ -497,7 +521,7 @@ class Server:
         fd = self.proc.stdout.fileno()
         deadline = time.monotonic() + timeout
         data = b""
-        while b"\n" not in data:
+        while data.count(b"\n") < max(1, self.workers):
             left = deadline - time.monotonic()
             if left <= 0:
                 return f"no ready line within {timeout:.0f} s"
@@ -508,8 +532,14 @@ class Server:
                     return f"exited before it was ready (status {self.proc.wait(5)})"
                 data += chunk
         try:
-            self.info = json.loads(data.split(b"\n", 1)[0].decode())
+            lines = [json.loads(line.decode()) for line in data.split(b"\n")[:max(1, self.workers)]]
+            self.info = lines[0]
             int(self.info["port"])
+            if self.workers:  # one ready line per worker, all on the same port
+                self.pids = sorted(int(line["pid"]) for line in lines)
+                if len(set(self.pids)) != self.workers or {line["port"] for line in lines} != {
+                        self.info["port"]}:
+                    return f"unexpected ready lines of the workers {data[:400]!r}"
         except (ValueError, KeyError, TypeError):
             return f"unexpected ready line {data[:200]!r}"
         return None
@@ -524,7 +554,30 @@ class Server:
         return self.errfile.read().decode("utf-8", "replace")
 
     def stop(self, sig: int = signal.SIGKILL) -> None:
-        reap(self.proc, sig=sig, grace=10.0)
+        if not self.workers:
+            reap(self.proc, sig=sig, grace=10.0)
+            return
+        # The supervisor stops its workers (they run in sessions of their own) on SIGTERM.
+        try:
+            reap(self.proc, sig=signal.SIGTERM, grace=15.0)
+        finally:
+            for pid in self.pids:  # the workers
+                try:
+                    os.kill(pid, signal.SIGKILL)  # only if the supervisor failed to stop it
+                except (ProcessLookupError, PermissionError):
+                    pass
+            if self.reservation is not None:
+                self.reservation.close()
+
+
+def reserve_port() -> socket.socket:
+    """A free loopback port, bound with SO_REUSEPORT but not listening: nobody else gets it
+    while it is held, and workers (which set SO_REUSEPORT too) can bind it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 def explain_failure(stderr: str) -> str:
@@ -584,11 +637,18 @@ class Runner:
         argv, why = self.server_argv(peer, kind)
         if argv is None:
             return None, why or "unavailable"
+        reservation = None
+        if peer.workers:
+            # A fixed port for the workers, held (bound, not listening, SO_REUSEPORT) meanwhile.
+            reservation = reserve_port()
+            argv += ["--port", str(reservation.getsockname()[1])]
+            cpu = None  # the workers spread over the CPUs
         self.counter += 1
         errpath = os.path.join(self.tmpdir, f"server-{self.counter}.err")
         errfile = open(errpath, "w+b")  # noqa: SIM115 (closed when the server is done)
         server = Server([*argv_prefix, *argv], cpu, errfile, env=env,
-                        ready_timeout=ready_timeout)
+                        ready_timeout=ready_timeout, workers=peer.workers,
+                        reservation=reservation)
         if server.error:
             reason = explain_failure(server.stderr_text()) or server.error
             server.stop()
@@ -615,7 +675,7 @@ class Runner:
             self.dead[key] = why
             return Sample(False, error=why)
         args = ["--port", str(server.port), "--mode", scenario.mode,
-                "--server-pid", str(server.proc.pid)]
+                "--server-pid", ",".join(map(str, server.pids))]
         if self.cpus.client is not None:
             args += ["--cpu", str(self.cpus.client)]
         if scenario.mode == "stream":
@@ -727,7 +787,8 @@ def run_timed(runner: Runner, scenarios: Sequence[Scenario], peers: Sequence[Pee
     disturbed = sorted(
         ((x.interference, sc, name, i) for sc, per in results.items()
          for name, xs in per.items() for i, x in enumerate(xs)
-         if x.ok and not x.capped and x.interference > DISTURBED),
+         if x.ok and not x.capped and x.interference > DISTURBED
+         and not by_name[name].workers),  # (workers peers share the CPUs by design)
         key=lambda item: -item[0])
     per = statistics.mean(spent) if spent else 0.0
     for interference, sc, name, i in disturbed:

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite: pytest on every CPython 3.8-3.13 that pyenv (or PATH) provides, each in its
 # own venv under .ci/venvs/ with the package installed from this checkout (not editable, as users
-# get it), then ruff and mypy --strict on the 3.13 venv.  3.11 and 3.13 are required: the run fails
-# without them.  PYTHONS="3.13 3.11" narrows the set for a quick local run; extra arguments go to
-# pytest.
+# get it), then ruff and mypy --strict on the 3.13 venv, then the wheel check (scripts/wheel_check.py:
+# the sdist and the wheel built once, the wheel installed into fresh venvs on CPython 3.8 and 3.13
+# and a legacy script run through plain `import asyncore`; WHEEL_CHECK=0 skips it).  3.11 and 3.13
+# are required: the run fails without them.  PYTHONS="3.13 3.11" narrows the set for a quick local
+# run; extra arguments go to pytest.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -21,6 +23,7 @@ find_python() {  # newest pyenv CPython X.Y.Z for X.Y, else pythonX.Y on PATH
 }
 
 failed=()
+venv313_python=
 for v in $pythons; do
     py=$(find_python "$v")
     if [ -z "$py" ]; then
@@ -37,6 +40,7 @@ for v in $pythons; do
     if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check ".[$extras]"; then
         failed+=("$v:install"); continue
     fi
+    [ "$v" = 3.13 ] && venv313_python=$venv/bin/python
     "$venv/bin/python" -m pytest -p no:cacheprovider "$@" || failed+=("$v:pytest")
     if [ "$v" = 3.13 ]; then
         echo "=== ruff and mypy --strict (CPython $v)"
@@ -44,6 +48,16 @@ for v in $pythons; do
         "$venv/bin/mypy" || failed+=("mypy")
     fi
 done
+
+if [ "${WHEEL_CHECK:-1}" = 0 ]; then
+    echo "skip: wheel check (WHEEL_CHECK=0)"
+elif [ -n "$venv313_python" ]; then
+    echo "=== wheel check: sdist and wheel built once, the wheel installed on CPython 3.8 and 3.13"
+    "$venv313_python" scripts/wheel_check.py --python "3.13=$(find_python 3.13)" --python "3.8=$(find_python 3.8)" \
+        || failed+=("wheel")
+else
+    echo "skip: wheel check (it runs from the CPython 3.13 venv, not set up in this run)"
+fi
 
 if [ ${#failed[@]} -ne 0 ]; then
     echo "FAILED: ${failed[*]}"

@@ -7,6 +7,7 @@ listens and which implementation it runs, then serves until it is killed.
 
 import argparse
 import json
+import os
 import platform
 import resource
 import sys
@@ -46,6 +47,7 @@ def announce(port: int, impl: str, module: ModuleType) -> None:
     (its file, and whether it is asyncore-ng's: the harness checks both)."""
     line = {
         "port": port,
+        "pid": os.getpid(),  # (under `asyncore-ng run --workers N`: one line per worker)
         "impl": impl,
         "module": getattr(module, "__file__", None),
         "asyncore_ng": getattr(module, "__asyncore_ng__", False) is True,

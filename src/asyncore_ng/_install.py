@@ -14,7 +14,7 @@ import importlib.util
 import os
 import sys
 from types import ModuleType
-from typing import Dict
+from typing import Dict, Tuple
 
 SHIMS = ("asyncore", "asynchat")
 _HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -67,22 +67,42 @@ def install() -> None:
         load_shim(name)
 
 
+def _file_is_ours(path: str) -> bool:
+    """Whether the file at our shim's path is still ours (another distribution installing a
+    top-level ``asyncore``/``asynchat`` package writes its own file there)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return "__asyncore_ng__ = True" in f.read()
+    except OSError:
+        return False
+
+
+def resolve_shim(name: str) -> Tuple[str, str]:
+    """``(kind, path)``: what ``import name`` gives in this process, and its file. ``kind`` is
+    ``"asyncore-ng"``, ``"stdlib"``, ``"other"`` (another distribution's module, or ours
+    overwritten by one) or ``"missing"``. The module already imported counts if there is one
+    (so after :func:`install`, ours); else what the import system would find."""
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        origin = getattr(loaded, "__file__", None) or ""
+    else:
+        spec = importlib.util.find_spec(name)
+        origin = (spec.origin or "") if spec is not None else ""
+    if loaded is not None and is_ours(loaded):
+        return "asyncore-ng", origin
+    if origin and os.path.abspath(origin) == shim_path(name):
+        return ("asyncore-ng" if _file_is_ours(origin) else "other"), origin
+    if origin.startswith(os.path.dirname(os.__file__)) and "site-packages" not in origin:
+        return "stdlib", origin
+    return ("other" if origin else "missing"), origin
+
+
 def shim_status() -> Dict[str, str]:
-    """For each shim, what ``import`` gives in this process: the module already imported if
-    there is one (so after :func:`install`, ours), else what the import system would find.
-    ``"asyncore-ng"``, ``"stdlib"``, or ``"other: PATH"`` (a clashing distribution)."""
+    """For each shim, what ``import`` gives in this process (see :func:`resolve_shim`):
+    ``"asyncore-ng"``, ``"stdlib"``, or ``"other: PATH"`` (a clashing distribution, or
+    ``"other: not found"``)."""
     status = {}
     for name in SHIMS:
-        loaded = sys.modules.get(name)
-        if loaded is not None:
-            origin = getattr(loaded, "__file__", None) or ""
-        else:
-            spec = importlib.util.find_spec(name)
-            origin = (spec.origin or "") if spec is not None else ""
-        if (loaded is not None and is_ours(loaded)) or os.path.abspath(origin) == shim_path(name):
-            status[name] = "asyncore-ng"
-        elif origin.startswith(os.path.dirname(os.__file__)) and "site-packages" not in origin:
-            status[name] = "stdlib"
-        else:
-            status[name] = f"other: {origin or 'not found'}"
+        kind, origin = resolve_shim(name)
+        status[name] = kind if kind in ("asyncore-ng", "stdlib") else f"other: {origin or 'not found'}"
     return status

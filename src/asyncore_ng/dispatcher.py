@@ -172,6 +172,19 @@ _SOCKET_FRESH = 1  # made by create_socket(), nothing asked of the kernel yet
 _SOCKET_ARMING = 2  # inside connect() or listen(), before the system call returned
 
 
+def _set_reuseport(sock: Any) -> None:
+    """SO_REUSEPORT on a TCP socket (AF_INET/AF_INET6, SOCK_STREAM), where the platform has it."""
+    tcp = getattr(sock, "type", None) == socket.SOCK_STREAM and getattr(sock, "family", None) in (
+        socket.AF_INET,
+        socket.AF_INET6,
+    )
+    try:
+        if tcp and hasattr(socket, "SO_REUSEPORT"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    except OSError:
+        pass
+
+
 class Dispatcher:
     """The engine's asyncore ``dispatcher``; see the asyncore documentation for each member.
 
@@ -494,6 +507,9 @@ class Dispatcher:
 
     def bind(self, addr: Any) -> None:
         self.addr = addr
+        if os.environ.get("ASYNCORE_NG_REUSEPORT") == "1":
+            # `asyncore-ng ... --workers N` (asyncore_ng.workers): the workers share the port.
+            _set_reuseport(self.socket)
         return self.socket.bind(addr)  # type: ignore[no-any-return]
 
     def connect(self, address: Any) -> None:
