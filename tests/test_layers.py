@@ -3,7 +3,8 @@ module's private attributes.
 
 Layers, lowest first (a module may import its own layer and those below, never above):
 
-0. shared leaves and pure parts with no I/O: ``exceptions``, ``errnos``, ``framing``, ``producers``
+0. shared leaves and pure parts with no I/O: ``exceptions``, ``errnos``, ``framing``, ``producers``,
+   ``waiters`` (the registry of event-loop backends that integrations provide)
 1. the reactor: ``asyncore_ng.reactor.*`` (descriptors, timers, wake-ups; no channels)
 2. asyncore's loop semantics: ``asyncore_ng.loop`` (knows channels by protocol only)
 3. channels: ``dispatcher``, ``buffered``, ``files``, ``chat``, ``tls``
@@ -41,6 +42,7 @@ LEVELS: Dict[str, int] = {
     "asyncore_ng.errnos": 0,
     "asyncore_ng.framing": 0,
     "asyncore_ng.producers": 0,
+    "asyncore_ng.waiters": 0,
     "asyncore_ng.reactor": 1,
     "asyncore_ng.loop": 2,
     "asyncore_ng.dispatcher": 3,
