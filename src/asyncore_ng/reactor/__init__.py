@@ -12,6 +12,7 @@ from .poller import (
     WRITE,
     NotPollable,
     available_backends,
+    environment_backend,
     make_poller,
     resolve_backend,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "TimerHandle",
     "Watch",
     "available_backends",
+    "environment_backend",
     "file_identity",
     "make_poller",
     "resolve_backend",

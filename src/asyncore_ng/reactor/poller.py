@@ -21,6 +21,8 @@ import os
 import select
 from typing import Dict, List, Optional, Set, Tuple
 
+from .. import waiters
+
 READ = 0x001  # POLLIN
 PRI = 0x002  # POLLPRI: out-of-band data
 WRITE = 0x004  # POLLOUT
@@ -69,6 +71,12 @@ class Poller:
         ``None`` when it cannot tell."""
         return None
 
+    def fileno(self) -> Optional[int]:
+        """A descriptor that polls readable while any registered descriptor has an event, so
+        that another event loop can wait for this poller (``asyncore_ng.aio``); ``None`` when
+        the backend has none (poll and select keep no kernel object)."""
+        return None
+
 
 if hasattr(select, "epoll"):
 
@@ -110,6 +118,10 @@ if hasattr(select, "epoll"):
 
         def close(self) -> None:
             self._epoll.close()
+
+        def fileno(self) -> Optional[int]:
+            # An epoll instance is itself pollable: readable while its ready list is not empty.
+            return self._epoll.fileno()
 
         def holds_registration(self, fd: int, inode: Optional[int] = None) -> Optional[bool]:
             # Linux lists an epoll instance's registrations in /proc, one line each:
@@ -234,13 +246,27 @@ def resolve_backend(name: Optional[str] = None) -> str:
     the best one when ``None``. ``ValueError`` for an unknown or unavailable name.
 
     The environment variable ``ASYNCORE_NG_BACKEND`` overrides the default choice (tests run the
-    same behaviour suite over every backend with it).
+    same behaviour suite over every backend with it). It may also name an event-loop backend
+    (see :func:`environment_backend`): the poller underneath is then the best one.
+    """
+    return environment_backend(name)[0]
+
+
+def environment_backend(name: Optional[str] = None) -> Tuple[str, Optional[str]]:
+    """``(poller backend, event-loop backend or None)`` for ``name``, or when ``None`` for the
+    environment variable ``ASYNCORE_NG_BACKEND`` (unset or empty: the best poller).
+
+    An event-loop backend (``asyncio``, ``uvloop``: see :mod:`asyncore_ng.waiters`) means the
+    best poller, waited for through that loop. ``ValueError`` names what is available.
     """
     if name is None:
         name = os.environ.get("ASYNCORE_NG_BACKEND") or available_backends()[0]
-    if name not in available_backends():
-        raise ValueError(f"unknown or unavailable poller backend {name!r}; have {available_backends()}")
-    return name
+    if name in available_backends():
+        return name, None
+    if name in waiters.names():
+        return available_backends()[0], name
+    have = ", ".join(available_backends() + waiters.names())
+    raise ValueError(f"unknown or unavailable backend {name!r} (ASYNCORE_NG_BACKEND); have {have}")
 
 
 def make_poller(name: Optional[str] = None) -> Poller:
