@@ -66,8 +66,20 @@ from collections import deque
 from contextlib import contextmanager
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple
 
+from .. import waiters
 from ..exceptions import PASSTHROUGH
-from .poller import ERR, HUP, NVAL, READ, WRITE, NotPollable, Poller, make_poller, resolve_backend
+from .poller import (
+    ERR,
+    HUP,
+    NVAL,
+    READ,
+    WRITE,
+    NotPollable,
+    Poller,
+    available_backends,
+    environment_backend,
+    make_poller,
+)
 from .timers import TimerHandle, TimerQueue
 from .waker import Waker
 
@@ -79,6 +91,10 @@ ExceptionHandler = Callable[["Reactor", ExceptionContext], None]
 
 #: The longest single wait handed to the kernel, in seconds.
 MAX_WAIT = 24 * 3600.0
+
+#: :attr:`Reactor.running_thread` while another event loop waits for the reactor (see
+#: :meth:`Reactor.hand_over`): no thread's ident, so every :meth:`Reactor.notify` wakes it.
+FOREIGN_WAIT = -1
 
 #: Bumped in a child process after ``fork()``; reactors compare it with the value they saw.
 _fork_generation = 0
@@ -171,13 +187,30 @@ class Reactor:
 
     ``clock`` is any monotonic ``() -> float`` in seconds (inject a fake one in tests);
     ``poller`` a backend name (``"epoll"``, ``"poll"``, ``"select"``) or a ``Poller`` instance.
+    ``waiter`` (see :mod:`asyncore_ng.waiters`) does the waiting of each pass instead of
+    ``poller.poll``: another event loop runs meanwhile. With neither ``poller`` nor ``waiter``
+    given, ``ASYNCORE_NG_BACKEND`` decides, and may name an event-loop backend (``asyncio``,
+    ``uvloop``).
     """
 
-    def __init__(self, poller: Optional[Any] = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        poller: Optional[Any] = None,
+        clock: Callable[[], float] = time.monotonic,
+        waiter: Optional[Any] = None,
+    ) -> None:
         self._given_poller: Optional[Poller] = poller if isinstance(poller, Poller) else None
-        self._backend_name: str = (
-            self._given_poller.name if self._given_poller is not None else resolve_backend(poller)
-        )
+        loop_backend: Optional[str] = None
+        if self._given_poller is not None:
+            self._backend_name: str = self._given_poller.name
+        elif poller is None and waiter is not None:
+            self._backend_name = available_backends()[0]
+        else:
+            # A name, or None for the environment: may be an event-loop backend.
+            self._backend_name, loop_backend = environment_backend(poller)
+        if waiter is None and loop_backend is not None:
+            waiter = waiters.make(loop_backend)
+        self._waiter: Optional[Any] = waiter
         self.clock = clock
         self._poller: Optional[Poller] = None  # the kernel objects: created on first need
         self._waker: Optional[Waker] = None
@@ -233,6 +266,12 @@ class Reactor:
         return self._backend_name
 
     @property
+    def waiter(self) -> Optional[Any]:
+        """What does the waiting of each pass instead of the poller (another event loop, see
+        :mod:`asyncore_ng.waiters`), or ``None``."""
+        return self._waiter
+
+    @property
     def poller(self) -> Poller:
         """The kernel poller (built now if it was not; for diagnostics and tests)."""
         with self._lock:
@@ -270,6 +309,8 @@ class Reactor:
         if self._poller is not None:
             self._poller.close()
             self._poller = None
+        if self._waiter is not None:
+            self._waiter.release()
         self._forget_waker()
         for w in self._watches.values():
             w._registered = False
@@ -444,6 +485,8 @@ class Reactor:
         """Run ``callback(*args)`` at the end of the current (or next) pass."""
         self._check_open()
         self._ready.append((callback, args))
+        if self.running_thread == FOREIGN_WAIT:
+            self.wakeup()  # from the other loop's code, between passes (see hand_over)
 
     def call_soon_threadsafe(self, callback: Callable[..., Any], *args: Any) -> None:
         """Like :meth:`call_soon`, from any thread or a signal handler: wakes the reactor."""
@@ -454,11 +497,15 @@ class Reactor:
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
         """Run ``callback(*args)`` once, ``delay`` seconds from now."""
         self._check_open()
+        if self.running_thread == FOREIGN_WAIT:
+            self.wakeup()
         return self._timers.push(self.clock() + max(0.0, delay), callback, args)
 
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
         """Run ``callback(*args)`` once, when the reactor's clock reaches ``when``."""
         self._check_open()
+        if self.running_thread == FOREIGN_WAIT:
+            self.wakeup()
         return self._timers.push(when, callback, args)
 
     def call_every(self, interval: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
@@ -467,6 +514,8 @@ class Reactor:
         self._check_open()
         if interval <= 0:
             raise ValueError(f"call_every needs a positive interval, got {interval!r}")
+        if self.running_thread == FOREIGN_WAIT:
+            self.wakeup()
         return self._timers.push(self.clock() + interval, callback, args, interval)
 
     def pending_timers(self) -> int:
@@ -615,8 +664,35 @@ class Reactor:
         return owner is not None and owner.ident != threading.get_ident() and owner.is_alive()
 
     def leave(self, outer: Optional[int]) -> None:
-        """Undo :meth:`enter`."""
+        """Undo :meth:`enter` (or :meth:`hand_over`)."""
         self.running_thread = outer
+
+    def hand_over(self) -> Optional[int]:
+        """Mark the reactor as waited for by another event loop of the calling thread
+        (``asyncore_ng.aio``): that loop polls the poller's descriptor and runs passes that do
+        not wait. Until :meth:`leave`, every :meth:`notify`, from this thread too, wakes the
+        wait (a change made by that loop's own code must reach the kernel registrations before
+        the loop next waits); passes still :meth:`enter` as usual. Returns what :meth:`leave`
+        restores."""
+        if self._fork_gen != _fork_generation or self._poller is None:
+            with self._lock:
+                self._kernel()
+        outer, self.running_thread = self.running_thread, FOREIGN_WAIT
+        self._loop_thread = threading.current_thread()
+        return outer
+
+    def next_wait(self, timeout: Optional[float] = None) -> Optional[float]:
+        """How long the next pass would wait, at most ``timeout`` seconds (``None``: no
+        bound): 0 with work queued, else until the next timer (the rule of the pass's first
+        step). For another event loop that waits for the reactor."""
+        if self._ready or self._ready_again or self._always_ready:
+            return 0.0
+        deadline = self._timers.next_deadline() if self._timers else None
+        if deadline is not None:
+            until = max(0.0, deadline - self.clock())
+            if timeout is None or until < timeout:
+                return until
+        return timeout
 
     @contextmanager
     def running(self) -> Iterator[None]:
@@ -667,7 +743,8 @@ class Reactor:
         if self._forgotten:
             with self._lock:
                 self._forgotten.clear()
-        events = poller.poll(wait)
+        waiter = self._waiter
+        events = poller.poll(wait) if waiter is None else waiter.wait(poller, wait)
         self.pass_time = now = self.clock()
         self._wait_time += now - started
         self._passes += 1
@@ -819,6 +896,8 @@ class Reactor:
             self._ready_again.clear()
             self._drop_kernel()
             self._given_poller = None
+        if self._waiter is not None:
+            self._waiter.close()
         self._timers.clear()
         self._ready.clear()
 
@@ -828,4 +907,4 @@ class Reactor:
         return {fd: w.events for fd, w in self._watches.items() if w is not self._waker_watch}
 
 
-__all__ = ["MAX_WAIT", "READ", "WRITE", "Reactor", "ReactorClosed", "TimerHandle", "Watch", "file_identity"]
+__all__ = ["FOREIGN_WAIT", "MAX_WAIT", "READ", "WRITE", "Reactor", "ReactorClosed", "TimerHandle", "Watch", "file_identity"]
