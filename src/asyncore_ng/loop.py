@@ -636,8 +636,9 @@ class MapBinding:
 
     def run_passes(
         self, timeout: Optional[float], poll_semantics: bool, count: Optional[float], hooks: Any
-    ) -> None:
-        """``loop()``'s body: passes until the map is empty, ``count`` ran, or a stop.
+    ) -> bool:
+        """``loop()``'s body: passes until the map is empty, ``count`` ran, or a stop (then
+        returns True: the stop request is consumed).
 
         One pass: bring interest in step, one reactor pass, and once a second the audit for
         sockets closed behind the loop's back. The caller's ``hooks`` (a module) give the
@@ -665,11 +666,12 @@ class MapBinding:
                     if reactor.pass_time >= self._next_audit:
                         self._audit()
                 if reactor.consume_stop():
-                    break
+                    return True
         finally:
             reactor.leave(outer)
             if not map:
                 self._release()
+        return False
 
     def _release(self) -> None:
         # The map ended empty: registrations of channels removed by hand go, and the reactor
