@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import waiters as _waiters
 from .exceptions import ExitNow
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "aio":
+        return importlib.import_module(".aio", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -48,6 +51,19 @@ def __getattr__(name: str) -> Any:
     globals()[name] = value
     return value
 
+
+
+
+def _asyncio_waiter(kind: str) -> Any:
+    # ASYNCORE_NG_BACKEND=asyncio/uvloop: the reactor layer finds the bridge through this
+    # factory (asyncore_ng.waiters), without importing it; the bridge loads only when used.
+    from .aio import make_waiter
+
+    return make_waiter(kind)
+
+
+for _kind in ("asyncio", "uvloop"):
+    _waiters.register(_kind, _asyncio_waiter)
 
 __version__ = "0.1.0"
 
