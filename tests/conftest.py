@@ -19,6 +19,19 @@ from asyncore_ng.reactor import available_backends
 
 asyncore_ng.install()  # before any test imports asyncore or asynchat
 
+#: The event-loop backends (asyncore_ng.aio) that the behaviour suite also runs on.
+LOOP_BACKENDS = ["asyncio", "uvloop"]
+
+try:
+    import uvloop
+except ImportError as exc:
+    UVLOOP_MISSING: Optional[str] = f"uvloop is not installed here ({exc}): the uvloop backend is not tested"
+else:
+    UVLOOP_MISSING = None
+    # libuv opens a process-wide pipe (for its signal handling) with the first event loop and
+    # never closes it: open it now, before any test counts descriptors.
+    uvloop.new_event_loop().close()
+
 sys.path.insert(0, os.path.dirname(__file__))
 
 
@@ -45,9 +58,17 @@ def open_fds() -> int:
     return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else -1
 
 
-@pytest.fixture(params=available_backends())
+def skip_if_unavailable(name: str) -> None:
+    """Skip (saying why) on a backend this interpreter cannot run."""
+    if name == "uvloop" and UVLOOP_MISSING is not None:
+        pytest.skip(UVLOOP_MISSING)
+
+
+@pytest.fixture(params=available_backends() + LOOP_BACKENDS)
 def backend(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Runs the test once per poller backend (the default map's reactor is rebuilt)."""
+    """Runs the test once per poller backend and once per event-loop backend (asyncio,
+    uvloop: asyncore_ng.aio); the default map's reactor is rebuilt."""
+    skip_if_unavailable(request.param)
     channels.close_all(ignore_all=True)
     channels.unbind(channels.socket_map)  # the next use makes a reactor on the backend asked for
     old = os.environ.get("ASYNCORE_NG_BACKEND")
