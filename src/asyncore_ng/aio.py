@@ -389,16 +389,15 @@ class Attachment:
             self._arm(self.loop.time() + wait)
 
     def _end(self, error: Optional[BaseException]) -> None:
-        self.detach()
         finished = self.finished
-        if finished.done():
-            return
-        if error is None:
-            finished.set_result(None)
-        elif isinstance(error, Exception):
-            finished.set_exception(error)
-        else:
-            finished.cancel()
+        if not finished.done():
+            if error is None:
+                finished.set_result(None)
+            elif isinstance(error, Exception):
+                finished.set_exception(error)
+            else:
+                finished.cancel()
+        self.detach()
 
     def detach(self) -> None:
         """Stop serving the map on the loop (idempotent). The channels stay in the map, their
