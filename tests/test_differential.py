@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Optional
 
 import pytest
 
@@ -17,8 +18,13 @@ sys.path.insert(0, HERE)
 
 import documented  # noqa: E402  (tests/differential on sys.path first)
 import harness  # noqa: E402
+from conftest import UVLOOP_MISSING  # noqa: E402
 
 SCENARIOS = harness.scenario_names()
+
+#: ``ASYNCORE_NG_BACKEND`` of our runs: this process's (``default``), and the event-loop
+#: backends of asyncore_ng.aio.
+BACKENDS = ["default", "asyncio", "uvloop"]
 
 
 @pytest.fixture(scope="module")
@@ -30,31 +36,45 @@ def oracle() -> str:
     return python
 
 
-def _compare(name: str) -> None:
-    expected = documented.apply(name, harness.render(harness.oracle_run(name)))
-    actual = documented.apply(name, harness.render(harness.ours_run(name)))
+def _compare(name: str, backend: Optional[str] = None) -> None:
+    expected = documented.apply(name, harness.render(harness.oracle_run(name)), backend)
+    actual = documented.apply(name, harness.render(harness.ours_run(name, backend)), backend)
     if expected != actual:
+        on = f" (ASYNCORE_NG_BACKEND={backend})" if backend else ""
         pytest.fail(
-            f"scenario {name}: asyncore-ng differs from the stdlib\n" + harness.diff(expected, actual, name),
+            f"scenario {name}: asyncore-ng{on} differs from the stdlib\n" + harness.diff(expected, actual, name),
             pytrace=False,
         )
 
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("name", SCENARIOS)
-def test_scenario(oracle: str, name: str) -> None:
-    _compare(name)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_scenario(oracle: str, name: str, backend: str) -> None:
+    if backend == "uvloop" and UVLOOP_MISSING is not None:
+        pytest.skip(UVLOOP_MISSING)
+    _compare(name, None if backend == "default" else backend)
 
 
 def test_there_are_scenarios() -> None:
     assert len(SCENARIOS) >= 60, SCENARIOS
 
 
-@pytest.mark.parametrize("name", sorted(documented.DOCUMENTED))
-def test_documented_difference_is_in_compat_md(name: str) -> None:
+DOCUMENTED_ENTRIES = {
+    **{(name, ""): entry for name, entry in documented.DOCUMENTED.items()},
+    **{
+        (name, backend): entry
+        for backend, entries in documented.DOCUMENTED_BY_BACKEND.items()
+        for name, entry in entries.items()
+    },
+}
+
+
+@pytest.mark.parametrize(("name", "backend"), sorted(DOCUMENTED_ENTRIES))
+def test_documented_difference_is_in_compat_md(name: str, backend: str) -> None:
     with open(documented.COMPAT_MD, encoding="utf-8") as f:
         compat = f.read()
-    entry = documented.DOCUMENTED[name]
+    entry = DOCUMENTED_ENTRIES[name, backend]
     assert name in SCENARIOS, f"documented.py names a scenario that does not exist: {name}"
     assert entry.compat_text in compat, f"docs/compat.md no longer says: {entry.compat_text!r}"
     assert entry.replacements, "a documented difference must say which lines it forgives"

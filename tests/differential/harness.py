@@ -175,7 +175,7 @@ class Run:
     path: str  # the scenario path the child was given
 
 
-def _ng_env() -> Dict[str, str]:
+def _ng_env(backend: Optional[str] = None) -> Dict[str, str]:
     env = clean_env()
     try:
         import asyncore_ng
@@ -183,15 +183,20 @@ def _ng_env() -> Dict[str, str]:
         env["PYTHONPATH"] = os.path.join(ROOT, "src")
     else:
         env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(asyncore_ng.__file__)))
-    if "ASYNCORE_NG_BACKEND" in os.environ:
+    if backend is not None:
+        env["ASYNCORE_NG_BACKEND"] = backend
+    elif "ASYNCORE_NG_BACKEND" in os.environ:
         env["ASYNCORE_NG_BACKEND"] = os.environ["ASYNCORE_NG_BACKEND"]
     return env
 
 
-def run(impl: str, name_or_path: str, python: str, timeout: float = RUN_TIMEOUT) -> Run:
-    """Run one scenario (a name under scenarios/, or a path) under ``impl`` with ``python``."""
+def run(
+    impl: str, name_or_path: str, python: str, timeout: float = RUN_TIMEOUT, backend: Optional[str] = None
+) -> Run:
+    """Run one scenario (a name under scenarios/, or a path) under ``impl`` with ``python``;
+    ``backend``: ``ASYNCORE_NG_BACKEND`` for an ``ng`` run (default: this process's)."""
     path = name_or_path if os.path.isabs(name_or_path) else scenario_path(name_or_path)
-    env = _ng_env() if impl == "ng" else clean_env()
+    env = _ng_env(backend) if impl == "ng" else clean_env()
     try:
         proc = subprocess.run(
             [python, "-s", "-u", RUNNER, impl, path],
@@ -326,8 +331,10 @@ def oracle_run(name: str) -> Run:
     return r
 
 
-def ours_run(name: str) -> Run:
-    return run("ng", name, sys.executable)
+def ours_run(name: str, backend: Optional[str] = None) -> Run:
+    """asyncore-ng's run of scenario ``name``, with ``ASYNCORE_NG_BACKEND=backend`` if given
+    (the event-loop backends ``asyncio`` and ``uvloop`` run the same scenarios)."""
+    return run("ng", name, sys.executable, backend=backend)
 
 
 def diff(expected: str, actual: str, name: str) -> str:
@@ -349,10 +356,11 @@ def main(argv: List[str]) -> int:
     sys.path.insert(0, HERE)
     import documented
 
+    backend = os.environ.get("ASYNCORE_NG_BACKEND") or None
     failed = 0
     for name in names:
-        expected = documented.apply(name, render(oracle_run(name)))
-        actual = documented.apply(name, render(ours_run(name)))
+        expected = documented.apply(name, render(oracle_run(name)), backend)
+        actual = documented.apply(name, render(ours_run(name)), backend)
         if verbose:
             print(f"=== {name} (stdlib)\n{expected}=== {name} (ours)\n{actual}")
         if expected != actual:
