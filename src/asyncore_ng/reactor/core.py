@@ -907,4 +907,14 @@ class Reactor:
         return {fd: w.events for fd, w in self._watches.items() if w is not self._waker_watch}
 
 
-__all__ = ["FOREIGN_WAIT", "MAX_WAIT", "READ", "WRITE", "Reactor", "ReactorClosed", "TimerHandle", "Watch", "file_identity"]
+__all__ = [
+    "FOREIGN_WAIT",
+    "MAX_WAIT",
+    "READ",
+    "WRITE",
+    "Reactor",
+    "ReactorClosed",
+    "TimerHandle",
+    "Watch",
+    "file_identity",
+]
