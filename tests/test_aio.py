@@ -8,14 +8,14 @@ sockets, and leaves no channel, thread or descriptor behind (conftest checks the
 from __future__ import annotations
 
 import asyncio
+import asyncore
 import os
 import socket
 import subprocess
 import sys
 import threading
-from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional, TypeVar
+from typing import Any, Awaitable, Callable, Dict, Iterator, List, TypeVar
 
-import asyncore
 import pytest
 from conftest import UVLOOP_MISSING
 
@@ -385,7 +385,9 @@ def test_refused_on_a_loop_without_add_reader(m: Dict[Any, Any], monkeypatch: py
         loop.close()
 
 
-def test_refused_for_a_poller_without_a_descriptor(m: Dict[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_refused_for_a_poller_without_a_descriptor(
+    m: Dict[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ASYNCORE_NG_BACKEND", "poll")
     channels.unbind(m)
     loop = asyncio.SelectorEventLoop()
@@ -579,7 +581,12 @@ def test_missing_uvloop_is_a_clear_error(tmp_path: Any) -> None:
     root = os.path.dirname(os.path.dirname(os.path.abspath(asyncore_ng.__file__)))
     env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")])
     out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=DEADLINE, cwd=str(tmp_path)
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        cwd=str(tmp_path),
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("BridgeUnavailable ASYNCORE_NG_BACKEND=uvloop, but uvloop is not installed")

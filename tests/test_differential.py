@@ -42,7 +42,8 @@ def _compare(name: str, backend: Optional[str] = None) -> None:
     if expected != actual:
         on = f" (ASYNCORE_NG_BACKEND={backend})" if backend else ""
         pytest.fail(
-            f"scenario {name}: asyncore-ng{on} differs from the stdlib\n" + harness.diff(expected, actual, name),
+            f"scenario {name}: asyncore-ng{on} differs from the stdlib\n"
+            + harness.diff(expected, actual, name),
             pytrace=False,
         )
 

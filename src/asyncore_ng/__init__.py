@@ -52,8 +52,6 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-
-
 def _asyncio_waiter(kind: str) -> Any:
     # ASYNCORE_NG_BACKEND=asyncio/uvloop: the reactor layer finds the bridge through this
     # factory (asyncore_ng.waiters), without importing it; the bridge loads only when used.

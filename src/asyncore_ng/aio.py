@@ -141,7 +141,7 @@ def _shim() -> Any:
 
 def _default_map() -> MapType:
     shim = _shim()
-    return shim.socket_map if shim is not None else _channels.socket_map  # type: ignore[no-any-return]
+    return shim.socket_map if shim is not None else _channels.socket_map
 
 
 # -- ASYNCORE_NG_BACKEND=asyncio / uvloop ----------------------------------------------------------
@@ -441,7 +441,9 @@ def attach(
     return Attachment(_default_map() if map is None else map, loop, use_poll, timeout, until_empty=False)
 
 
-async def serve(map: Optional[MapType] = None, *, use_poll: bool = False, timeout: Optional[float] = 30.0) -> None:
+async def serve(
+    map: Optional[MapType] = None, *, use_poll: bool = False, timeout: Optional[float] = 30.0
+) -> None:
     """Serve ``map`` (default: ``socket_map``) on the running loop, as ``loop()`` would: until
     the map is empty or its reactor is stopped. Cancelling stops serving (the channels stay in
     the map). What would leave ``loop()`` with an exception is raised from here."""
