@@ -3,7 +3,9 @@
 # own venv under .ci/venvs/ with the package installed from this checkout (not editable, as users
 # get it), then ruff and mypy --strict on the 3.13 venv, then the wheel check (scripts/wheel_check.py:
 # the sdist and the wheel built once, the wheel installed into fresh venvs on CPython 3.8 and 3.13
-# and a legacy script run through plain `import asyncore`; WHEEL_CHECK=0 skips it).  3.11 and 3.13
+# and a legacy script run through plain `import asyncore`; WHEEL_CHECK=0 skips it).  On 3.13 the venv
+# also gets uvloop (the optional extra) and CPython's asyncore/asynchat suites run again with
+# ASYNCORE_NG_BACKEND=asyncio and =uvloop (a skip saying why where uvloop does not install).  3.11 and 3.13
 # are required: the run fails without them.  PYTHONS="3.13 3.11" narrows the set for a quick local
 # run; extra arguments go to pytest.
 set -uo pipefail
@@ -36,13 +38,28 @@ for v in $pythons; do
     venv=$venvs/$v
     [ -x "$venv/bin/python" ] || "$py" -m venv "$venv" || { failed+=("$v:venv"); continue; }
     extras=test
-    [ "$v" = 3.13 ] && extras=test,lint
+    [ "$v" = 3.13 ] && extras=test,lint,uvloop  # uvloop: the bridge's tests on it (optional for users)
     if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check ".[$extras]"; then
-        failed+=("$v:install"); continue
+        if [ "$extras" = test,lint,uvloop ] && "$venv/bin/python" -m pip install -q --disable-pip-version-check ".[test,lint]"; then
+            echo "skip: uvloop does not install on CPython $v here (the pip error is above): its tests skip, saying so"
+        else
+            failed+=("$v:install"); continue
+        fi
     fi
     [ "$v" = 3.13 ] && venv313_python=$venv/bin/python
     "$venv/bin/python" -m pytest -p no:cacheprovider "$@" || failed+=("$v:pytest")
     if [ "$v" = 3.13 ]; then
+        # CPython's own suites again, with asyncore.loop() running its passes on asyncio and on
+        # uvloop (asyncore_ng.aio; the run above covers our suites on both backends).
+        for b in asyncio uvloop; do
+            echo "=== CPython's test_asyncore and test_asynchat with ASYNCORE_NG_BACKEND=$b (CPython $v)"
+            if [ "$b" = uvloop ] && ! why=$("$venv/bin/python" -c "import uvloop" 2>&1); then
+                echo "skip: uvloop is not importable in the CPython $v venv: ${why##*$'\n'}"
+                continue
+            fi
+            ASYNCORE_NG_BACKEND=$b "$venv/bin/python" -m pytest -p no:cacheprovider \
+                tests/test_cpython_asyncore.py tests/test_cpython_asynchat.py || failed+=("$v:cpython-suites-$b")
+        done
         echo "=== ruff and mypy --strict (CPython $v)"
         "$venv/bin/ruff" check . || failed+=("ruff")  # every tracked Python file (.gitignore is respected)
         "$venv/bin/mypy" || failed+=("mypy")
