@@ -24,6 +24,8 @@ import http.server
 import json
 import os
 import queue
+import re
+import signal
 import site
 import socket
 import subprocess
@@ -373,3 +375,60 @@ def test_http_client_reports_a_refused_connection(
     assert b"no response from 127.0.0.1:%d" % port in out.stderr
     # The default handle_error logs the refusal (log_info prints to standard output).
     assert os.strerror(errno.ECONNREFUSED).encode() in out.stdout, out.stdout
+
+
+# -- mixed asyncio / asyncore (asyncore_ng.aio) -----------------------------------------------------
+
+MIXED = os.path.join(EXAMPLES, "mixed_asyncio.py")
+
+
+def _line_exchange(port: int, line: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as s:
+        s.sendall(line)
+        got = b""
+        while not got.endswith(b"\n"):
+            chunk = s.recv(4096)
+            assert chunk, f"port {port} closed before answering {line!r} (got {got!r})"
+            got += chunk
+        return got
+
+
+@pytest.mark.parametrize("kind", ["asyncio", "uvloop"])
+def test_mixed_asyncio_example(kind: str, child_env: Dict[str, str], tmp_path: Path) -> None:
+    """The unchanged asyncore echo server and an asyncio server from one thread, and a legacy
+    asynchat handler that awaits an asyncio client call; stopped by SIGINT, exit status 0."""
+    from conftest import UVLOOP_MISSING
+
+    if kind == "uvloop" and UVLOOP_MISSING is not None:
+        pytest.skip(UVLOOP_MISSING)
+    flags = ["--uvloop"] if kind == "uvloop" else []
+    child = Child([sys.executable, MIXED, *flags, "127.0.0.1"], child_env, str(tmp_path))
+    try:
+        first = child.next_line().decode().strip()
+        match = re.fullmatch(
+            r"echo \(asyncore\) on 127\.0\.0\.1:(\d+), upper \(asyncio\) on 127\.0\.0\.1:(\d+), "
+            r"ask \(asynchat awaiting asyncio\) on 127\.0\.0\.1:(\d+)",
+            first,
+        )
+        assert match, first
+        echo, upper, ask = (int(p) for p in match.groups())
+        assert _line_exchange(echo, b"echo me\n") == b"echo me\n"
+        assert _line_exchange(upper, b"shout\n") == b"SHOUT\n"
+        # Several legacy clients at once, each awaiting its own asyncio call.
+        results: Dict[int, bytes] = {}
+
+        def ask_one(i: int) -> None:
+            results[i] = _line_exchange(ask, b"hello %d\n" % i)
+
+        threads = [threading.Thread(target=ask_one, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(DEADLINE)
+        assert results == {i: b"upper says: HELLO %d\n" % i for i in range(8)}
+        assert child.next_line().startswith(b"Incoming connection from ")  # the echo server's
+        child.proc.send_signal(signal.SIGINT)
+        assert child.wait(DEADLINE) == 0
+    finally:
+        child.kill()
+    child.assert_quiet()
