@@ -10,9 +10,10 @@ Three servers, one thread, one asyncio loop (uvloop's with ``--uvloop``):
 * ``ask``: a legacy ``async_chat`` line protocol whose handler, for each line, awaits an asyncio
   client call to ``upper`` (``aio.start``) and pushes the answer back to its client.
 
-The first line printed says where each listens::
+The first line printed says where each listens (one line)::
 
-    echo (asyncore) on 127.0.0.1:PORT, upper (asyncio) on 127.0.0.1:PORT, ask (asynchat awaiting asyncio) on 127.0.0.1:PORT
+    echo (asyncore) on 127.0.0.1:PORT, upper (asyncio) on 127.0.0.1:PORT,
+    ask (asynchat awaiting asyncio) on 127.0.0.1:PORT
 
 Ctrl-C (SIGINT) or SIGTERM stops it.
 """
@@ -34,7 +35,6 @@ from asyncore_ng import aio  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from echo_server import EchoServer  # noqa: E402  (the docs' echo server, unchanged)
-
 
 # -- new code: an asyncio server and an asyncio client -------------------------------------------
 
