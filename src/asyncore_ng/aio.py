@@ -299,9 +299,8 @@ class Attachment:
         reactor = self.reactor = self._binding.reactor
         if reactor.running_thread is not None:
             raise RuntimeError(f"{reactor!r} is already being run (by loop() or another attachment)")
-        fd = _nestable_fd(reactor.poller)
-        _add_reader(loop, fd, self._on_readable)
-        self._fd = fd
+        self._fd = -1
+        self._watch_poller()
         self._outer = reactor.hand_over()
         self._old_clock = reactor.clock
         reactor.clock = loop.time
@@ -318,6 +317,19 @@ class Attachment:
         return f"<Attachment of a map of {len(self.map)} to {self.loop!r}{state}>"
 
     # -- what wakes it ---------------------------------------------------------------------
+
+    def _watch_poller(self) -> None:
+        """Have the loop call :meth:`_on_readable` when the poller has events: its descriptor
+        is one reader of the loop (the mechanism; see the module notes)."""
+        self._fd = _nestable_fd(self.reactor.poller)
+        _add_reader(self.loop, self._fd, self._on_readable)
+
+    def _unwatch_poller(self) -> None:
+        _remove_reader(self.loop, self._fd)
+
+    def _poller_rebuilt(self) -> bool:
+        """Whether the reactor replaced its poller (stale registrations: see the reactor)."""
+        return self.reactor.poller.fileno() != self._fd
 
     def _on_readable(self) -> None:
         self._activate()
@@ -376,10 +388,9 @@ class Attachment:
         if done:
             self._end(None)
             return
-        if reactor.poller.fileno() != self._fd:
-            _remove_reader(self.loop, self._fd)  # the poller was rebuilt (see the reactor)
-            self._fd = _nestable_fd(reactor.poller)
-            _add_reader(self.loop, self._fd, self._on_readable)
+        if self._poller_rebuilt():
+            self._unwatch_poller()
+            self._watch_poller()
         wait = reactor.next_wait(self.timeout)
         if wait is None:
             return
@@ -405,7 +416,7 @@ class Attachment:
         if self.closed:
             return
         self.closed = True
-        _remove_reader(self.loop, self._fd)
+        self._unwatch_poller()
         for handle in (self._soon, self._timer):
             if handle is not None:
                 handle.cancel()
