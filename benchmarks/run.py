@@ -167,6 +167,8 @@ class Peer:
     # Worker processes (`asyncore-ng run --workers N`): the script gets a fixed port, held by the
     # harness meanwhile; the server is not pinned to one CPU; its CPU is summed over the workers.
     workers: int = 0
+    # Environment variables the server gets (ASYNCORE_NG_BACKEND for the asyncio bridge peers).
+    env: Optional[Dict[str, str]] = None
 
     def command(self, kind: str) -> Optional[List[str]]:
         return self.echo if kind == "echo" else self.line
@@ -231,6 +233,25 @@ PEERS: List[Peer] = [
                   "two worker processes sharing the port (SO_REUSEPORT), not pinned (on 2 CPUs "
                   "they share them with the load generator), CPU summed over both; compare with "
                   "ng-3.13, which is one process on one CPU"),
+    Peer("ng-3.13-asyncio", "ng", "3.13", "py313-ng", _ng("asyncore_echo.py", "--poll"),
+         _ng("asynchat_line_echo.py", "--poll"), module_check=NG_RE,
+         env={"ASYNCORE_NG_BACKEND": "asyncio"},
+         describe="asyncore-ng, the same scripts with ASYNCORE_NG_BACKEND=asyncio: loop()'s "
+                  "passes on an asyncio event loop (asyncore_ng.aio, issue #11)"),
+    Peer("ng-3.13-uvloop", "ng", "3.13", "py313-ng", _ng("asyncore_echo.py", "--poll"),
+         _ng("asynchat_line_echo.py", "--poll"), module_check=NG_RE,
+         env={"ASYNCORE_NG_BACKEND": "uvloop"},
+         describe="asyncore-ng, the same scripts with ASYNCORE_NG_BACKEND=uvloop"),
+    Peer("ng-3.13-aio-nested", "ng", "3.13", "py313-ng",
+         _ng("asyncore_echo_aio.py", "--poll", "--mechanism", "nested"), None,
+         module_check=NG_RE, default=False,
+         describe="the echo classes served by `await asyncore_ng.aio.serve()` on a running "
+                  "asyncio loop: the reactor's epoll descriptor nested in it (the mechanism used)"),
+    Peer("ng-3.13-aio-readers", "ng", "3.13", "py313-ng",
+         _ng("asyncore_echo_aio.py", "--poll", "--mechanism", "readers"), None,
+         module_check=NG_RE, default=False,
+         describe="the same on a running asyncio loop with one asyncio reader/writer per channel "
+                  "(servers/aio_readers.py: the prototype of the mechanism not chosen)"),
 ]
 
 # Peers whose figures are the references of the ratio columns, per interpreter.
@@ -240,8 +261,9 @@ SELECTORS_REF = {"3.11": "selectors-3.11", "3.13": "selectors-3.13"}
 
 # Instruction counts (--instructions): S2-shaped echo and S6-shaped line echo on 3.13.
 INSTR_PEERS = {
-    "echo": ["ng-3.13", "asyncio-3.13", "selectors-3.13", "uvloop-3.13", "pyasyncore-3.13"],
-    "line": ["ng-3.13", "asyncio-3.13", "pyasyncore-3.13"],
+    "echo": ["ng-3.13", "asyncio-3.13", "selectors-3.13", "uvloop-3.13", "pyasyncore-3.13",
+             "ng-3.13-asyncio", "ng-3.13-uvloop", "ng-3.13-aio-nested", "ng-3.13-aio-readers"],
+    "line": ["ng-3.13", "asyncio-3.13", "pyasyncore-3.13", "ng-3.13-asyncio", "ng-3.13-uvloop"],
 }
 
 # Virtual environments: name -> (CPython version, packages).  asyncore-ng is installed into
@@ -250,7 +272,7 @@ INSTR_PEERS = {
 VENVS: Dict[str, Tuple[str, List[str]]] = {
     "py311": ("3.11", ["setuptools>=61", "wheel"]),
     "py313": ("3.13", ["pyasyncore", "pyasynchat", "uvloop"]),
-    "py313-ng": ("3.13", ["setuptools>=61", "wheel"]),
+    "py313-ng": ("3.13", ["setuptools>=61", "wheel", "uvloop"]),  # uvloop: the bridge peers
 }
 NG_VENVS = ["py311", "py313-ng"]
 
@@ -643,6 +665,8 @@ class Runner:
             reservation = reserve_port()
             argv += ["--port", str(reservation.getsockname()[1])]
             cpu = None  # the workers spread over the CPUs
+        if peer.env:
+            env = {**(env if env is not None else os.environ), **peer.env}
         self.counter += 1
         errpath = os.path.join(self.tmpdir, f"server-{self.counter}.err")
         errfile = open(errpath, "w+b")  # noqa: SIM115 (closed when the server is done)
@@ -1029,7 +1053,7 @@ def target_checks(results: Results, peers: Sequence[Peer]) -> List[Check]:
         checks.append(Check(peer, target, f"{ratio:.2f}x", ok))
 
     for peer in peers:
-        if peer.family != "ng" or not peer.default:
+        if peer.family != "ng" or not peer.default or peer.env:  # (issue 4's targets: our reactor)
             continue
         aio, core, sel = (ASYNCIO_REF.get(peer.interp), ASYNCORE_REF.get(peer.interp),
                           SELECTORS_REF.get(peer.interp))
