@@ -13,12 +13,11 @@ Run through ``with_asyncore_ng.py`` (asyncore must be asyncore-ng's):
 """
 
 import asyncio
+import asyncore  # asyncore-ng's (with_asyncore_ng.py installed it)
 import sys
 
 from _common import announce, raise_nofile_limit
 from asyncore_echo import EchoServer
-
-import asyncore  # asyncore-ng's (with_asyncore_ng.py installed it)
 
 
 def main() -> None:
