@@ -192,6 +192,11 @@ class LoopWaiter:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._fd = -1
         self._lock = threading.Lock()
+        # One timer ends the waits (see wait()): when the current wait is over, and when the
+        # armed timer fires; it is moved only earlier, never re-armed for every pass.
+        self._deadline = math.inf
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._timer_when = math.inf
 
     def __repr__(self) -> str:
         return f"<LoopWaiter {self.kind} {self._loop!r}>"
@@ -219,19 +224,37 @@ class LoopWaiter:
             self._fd = -1
             _add_reader(loop, _nestable_fd(poller), loop.stop)
             self._fd = fd if fd is not None else -1
-        if timeout is None:
-            loop.run_forever()
-        elif timeout <= 0.0:
+        if timeout is not None and timeout <= 0.0:
             loop.stop()  # one turn: the loop polls with a zero timeout, runs what is ready
             loop.run_forever()
+            return poller.poll(0.0)
+        if timeout is None:
+            self._deadline = math.inf
         else:
             # Whole milliseconds, rounded up (uvloop's timers have that resolution): a wait
             # that ends before the reactor's timer is due would only make a pass that finds
             # nothing to do.
-            handle = loop.call_later(math.ceil(timeout * 1000.0) / 1000.0, loop.stop)
-            loop.run_forever()
-            handle.cancel()
+            self._deadline = deadline = loop.time() + math.ceil(timeout * 1000.0) / 1000.0
+            if deadline < self._timer_when:
+                self._arm(loop, deadline)
+        loop.run_forever()
         return poller.poll(0.0)
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_when = when
+        self._timer = loop.call_at(when, self._on_timer, loop)
+
+    def _on_timer(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Armed for an earlier wait, or for this one: stop only when this wait is over (within
+        # the millisecond the deadline was rounded to), else wait on for this one's deadline.
+        self._timer = None
+        self._timer_when = math.inf
+        if loop.time() + 0.001 >= self._deadline:
+            loop.stop()
+        elif self._deadline < math.inf:
+            self._arm(loop, self._deadline)
 
     def _close_loop(self, only_if_idle: bool) -> None:
         loop = self._loop
@@ -244,6 +267,10 @@ class LoopWaiter:
         if self._fd >= 0:
             _remove_reader(loop, self._fd)
             self._fd = -1
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_when = self._deadline = math.inf
         if pending:
             for task in pending:
                 task.cancel()
