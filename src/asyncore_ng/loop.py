@@ -646,6 +646,16 @@ class MapBinding:
         reactor = self.reactor
         map = self.map
         self.hooks = hooks
+        if count is None and reactor.waiter is not None and self._drivable(timeout, poll_semantics, hooks):
+            # Another event loop does the waiting (ASYNCORE_NG_BACKEND=asyncio): it may run
+            # the whole loop() as one run of its own, the passes in its callbacks, instead
+            # of being entered and left for every pass. None: it cannot here (it is running).
+            drive = getattr(reactor.waiter, "drive", None)
+            stopped = drive(self, timeout, poll_semantics, hooks) if drive is not None else None
+            if stopped is not None:
+                if not map:
+                    self._release()
+                return bool(stopped)
         outer = reactor.enter()
         try:
             while map:
@@ -672,6 +682,15 @@ class MapBinding:
             if not map:
                 self._release()
         return False
+
+    @staticmethod
+    def _drivable(timeout: Any, poll_semantics: bool, hooks: Any) -> bool:
+        """Whether ``loop()`` may be one run of another event loop: a valid finite timeout
+        (invalid ones raise in the passes, as the stdlib's did) and no replaced select/poll
+        (those are called pass by pass, with the program's timeout)."""
+        if hooks.select.select is not _SELECT or (poll_semantics and hooks.select.poll is not _POLL):
+            return False
+        return type(timeout) in (int, float) and 0 <= timeout < math.inf
 
     def _release(self) -> None:
         # The map ended empty: registrations of channels removed by hand go, and the reactor
