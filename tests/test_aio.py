@@ -442,6 +442,49 @@ def test_the_environment_chooses_a_loop_waiter(env_backend: str, m: Dict[Any, An
         client.close()
 
 
+def test_loop_without_count_is_one_run_of_the_event_loop(env_backend: str, m: Dict[Any, Any]) -> None:
+    """loop() without count runs as one run of the event loop (the passes in its callbacks):
+    handlers see it running; a stop from another thread, ExitNow and the map emptying end it."""
+    seen: List[Any] = []
+    stoppers: List[threading.Thread] = []
+    reactor = asyncore_ng.get_reactor(m)
+    waiter = reactor.waiter
+    assert isinstance(waiter, aio.LoopWaiter)
+
+    class Probe(asyncore.dispatcher):
+        def handle_read(self) -> None:
+            data = self.recv(100)
+            seen.append((data, asyncio.get_running_loop() is waiter.event_loop()))
+            if data == b"stop":
+                stopper = threading.Thread(target=reactor.stop)
+                stoppers.append(stopper)
+                stopper.start()
+            elif data == b"exit":
+                raise asyncore.ExitNow("bye")
+            else:
+                self.close()
+
+        def writable(self) -> bool:
+            return False
+
+    a, b = socket.socketpair()
+    Probe(a, map=m)
+    try:
+        b.send(b"stop")
+        asyncore.loop(timeout=5, map=m)  # returns on the stop
+        b.send(b"exit")
+        with pytest.raises(asyncore.ExitNow):
+            asyncore.loop(timeout=5, map=m, use_poll=True)
+        b.send(b"last")
+        asyncore.loop(timeout=5, map=m)  # returns when the map is empty
+    finally:
+        b.close()
+        for stopper in stoppers:
+            stopper.join(DEADLINE)
+    assert seen == [(b"stop", True), (b"exit", True), (b"last", True)]
+    assert not m and reactor.running_thread is None
+
+
 def test_start_a_coroutine_from_a_handler(kind: str, m: Dict[Any, Any]) -> None:
     """Under serve(): a handler starts a coroutine, the result comes back to the channel; an
     exception goes to handle_error with its traceback; a cancelled call calls nothing."""

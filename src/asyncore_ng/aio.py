@@ -10,7 +10,11 @@ Three ways in:
 * ``ASYNCORE_NG_BACKEND=asyncio`` (or ``uvloop``) makes every reactor made from then on wait
   through an event loop of that kind (:class:`LoopWaiter`): ``asyncore.loop()`` runs its
   passes on it, a new one per reactor, so unchanged programs (and CPython's own test suites)
-  run on asyncio.
+  run on asyncio. A ``loop()`` without ``count`` is one run of the event loop with the passes
+  in its callbacks, as under :func:`serve` (entering an event loop costs: uvloop makes and
+  closes a socket pair for its signal handling every time); ``loop(count=N)``, ``poll()`` and
+  the stdlib paths for a replaced ``select`` run pass by pass, each pass's wait running the
+  event loop until the poller's descriptor is readable or the wait is over.
 * From a channel's handler, :func:`start` runs a coroutine on the loop that serves the channel
   and hands its result back to the channel (its exception to ``handle_error``); from asyncio
   code, :func:`adopt` gives a connected socket to a dispatcher and :func:`release_socket`
@@ -256,6 +260,29 @@ class LoopWaiter:
         elif self._deadline < math.inf:
             self._arm(loop, self._deadline)
 
+    def drive(
+        self, binding: MapBinding, timeout: Optional[float], poll_semantics: bool, hooks: Any
+    ) -> Optional[bool]:
+        """Run a whole ``loop()`` (until the map is empty or a stop; True for a stop) as one
+        run of the event loop, with the passes in its callbacks (an :class:`Attachment`):
+        entering the event loop once per pass is what costs (uvloop makes and closes a socket
+        pair for its signal handling every time). ``None`` when it cannot (an event loop is
+        running in this thread, or the reactor runs passes already): then pass by pass."""
+        if _running_loop() is not None or binding.reactor.running_thread is not None:
+            return None
+        loop = self.event_loop()
+        if self._fd >= 0:
+            _remove_reader(loop, self._fd)  # the attachment watches the poller itself
+            self._fd = -1
+        attachment = Attachment(binding.map, loop, poll_semantics, timeout, until_empty=True, hooks=hooks)
+        try:
+            loop.run_until_complete(attachment.finished)
+        finally:
+            attachment.detach()
+            if not binding.map:
+                self.release()  # (the reactor released its descriptors while this loop ran)
+        return attachment.stopped
+
     def _close_loop(self, only_if_idle: bool) -> None:
         loop = self._loop
         if loop is None or loop.is_running():
@@ -312,6 +339,7 @@ class Attachment:
         use_poll: bool,
         timeout: Optional[float],
         until_empty: bool,
+        hooks: Any = None,
     ) -> None:
         _check_loop(loop)
         if timeout is not None and not timeout >= 0:
@@ -322,7 +350,7 @@ class Attachment:
         self.timeout = timeout
         self._until_empty = until_empty
         self._binding: MapBinding = bind(map)
-        self._hooks = _shim() or _channels
+        self._hooks = hooks or _shim() or _channels
         reactor = self.reactor = self._binding.reactor
         if reactor.running_thread is not None:
             raise RuntimeError(f"{reactor!r} is already being run (by loop() or another attachment)")
@@ -333,6 +361,8 @@ class Attachment:
         reactor.clock = loop.time
         self.finished: asyncio.Future[None] = loop.create_future()
         self.closed = False
+        #: Whether a stop request of the reactor ended it.
+        self.stopped = False
         self._soon: Optional[asyncio.Handle] = None
         self._timer: Optional[asyncio.TimerHandle] = None
         self._timer_when = math.inf
@@ -395,10 +425,10 @@ class Attachment:
         outer = reactor.enter()
         try:
             if self.map:
-                done = binding.run_passes(0.0, self.use_poll, 1, self._hooks)
+                done = self.stopped = binding.run_passes(0.0, self.use_poll, 1, self._hooks)
             else:
                 reactor.run_once(0.0)  # no channel: timers, callbacks, wake-ups still run
-                done = reactor.consume_stop()
+                done = self.stopped = reactor.consume_stop()
             if self._until_empty and not self.map:
                 done = True
             if not done:
