@@ -264,7 +264,12 @@ INSTR_PEERS = {
     "echo": ["ng-3.13", "asyncio-3.13", "selectors-3.13", "uvloop-3.13", "pyasyncore-3.13",
              "ng-3.13-asyncio", "ng-3.13-uvloop", "ng-3.13-aio-nested", "ng-3.13-aio-readers"],
     "line": ["ng-3.13", "asyncio-3.13", "pyasyncore-3.13", "ng-3.13-asyncio", "ng-3.13-uvloop"],
+    # S1 shape (one connection: one event per pass), where a bridge's cost per pass shows.
+    "echo1": ["ng-3.13", "asyncio-3.13", "uvloop-3.13", "ng-3.13-asyncio", "ng-3.13-uvloop",
+              "ng-3.13-aio-nested", "ng-3.13-aio-readers"],
 }
+# Instruction count kinds: (server kind, connections).
+INSTR_SHAPES = {"echo": ("echo", 100), "line": ("line", 100), "echo1": ("echo", 1)}
 
 # Virtual environments: name -> (CPython version, packages).  asyncore-ng is installed into
 # py311 and py313-ng; never into py313, where pyasyncore's asyncore/ package lives (the two
@@ -876,12 +881,13 @@ def count_instructions(runner: Runner, peer: Peer, kind: str, trips: int) -> Tup
         os.remove(out)
     env = dict(os.environ, PYTHONHASHSEED="0")
     prefix = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out]
-    server, why = runner.start(peer, kind, env=env, argv_prefix=prefix, cpu=runner.cpus.server,
-                               ready_timeout=120.0)
+    server_kind, conns = INSTR_SHAPES[kind]
+    server, why = runner.start(peer, server_kind, env=env, argv_prefix=prefix,
+                               cpu=runner.cpus.server, ready_timeout=120.0)
     if server is None:
         return None, why
     args = ["--port", str(server.port), "--mode", "line" if kind == "line" else "pingpong",
-            "--conns", "100", "--count", str(trips), "--deadline", "300"]
+            "--conns", str(conns), "--count", str(trips), "--deadline", "300"]
     if runner.cpus.client is not None:
         args += ["--cpu", str(runner.cpus.client)]
     try:
@@ -1144,13 +1150,14 @@ def render_instructions(results: InstrResults, settings: Settings, meta: Dict[st
     lines = [meta_block(meta),
              "User-space instructions of the server process per round trip (interpreter and "
              "extension code, not the kernel), from callgrind: the difference between a run of "
-             f"{low:,} and one of {high:,} round trips over 100 connections, divided by "
+             f"{low:,} and one of {high:,} round trips over 100 connections (one for the S1 shape), divided by "
              f"{high - low:,}; "
              "startup and shutdown cancel out. PYTHONHASHSEED=0. Repeated runs agree within "
              "about 0.5%; figures are comparable only between runs of the same counts (the "
              "stdlib-style loops' per-pass cost depends on how many events a pass handles)."]
     titles = {"echo": "Echo (S2 shape: dispatcher_with_send echo, asyncio Protocol, selectors)",
-              "line": "Line echo (S6 shape: async_chat, asyncio line Protocol)"}
+              "line": "Line echo (S6 shape: async_chat, asyncio line Protocol)",
+              "echo1": "Echo over one connection (S1 shape: one event per pass)"}
     for kind, per_peer in results.items():
         if not per_peer:
             continue
