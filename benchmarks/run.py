@@ -1150,8 +1150,8 @@ def render_instructions(results: InstrResults, settings: Settings, meta: Dict[st
     lines = [meta_block(meta),
              "User-space instructions of the server process per round trip (interpreter and "
              "extension code, not the kernel), from callgrind: the difference between a run of "
-             f"{low:,} and one of {high:,} round trips over 100 connections (one for the S1 shape), divided by "
-             f"{high - low:,}; "
+             f"{low:,} and one of {high:,} round trips over 100 connections (one for the S1 "
+             f"shape), divided by {high - low:,}; "
              "startup and shutdown cancel out. PYTHONHASHSEED=0. Repeated runs agree within "
              "about 0.5%; figures are comparable only between runs of the same counts (the "
              "stdlib-style loops' per-pass cost depends on how many events a pass handles)."]
