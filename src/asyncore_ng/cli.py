@@ -14,6 +14,7 @@ when they run, since they install the shims).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence
@@ -298,9 +299,16 @@ def status_report() -> Dict[str, Any]:
             report["clashes"][dist] = version
     available = available_backends()
     forced = os.environ.get("ASYNCORE_NG_BACKEND") or None
+    # Event-loop backends (asyncore_ng.aio): they nest the epoll poller; uvloop is optional.
+    event_loops = {
+        "asyncio": available[0] == "epoll",
+        "uvloop": available[0] == "epoll" and importlib.util.find_spec("uvloop") is not None,
+    }
+    usable = available + [name for name, ok in event_loops.items() if ok]
     report["backend"] = {
-        "in_use": available[0] if forced is None else (forced if forced in available else None),
+        "in_use": available[0] if forced is None else (forced if forced in usable else None),
         "available": available,
+        "event_loops": event_loops,
         "ASYNCORE_NG_BACKEND": forced,
     }
     return report
@@ -373,7 +381,8 @@ def _status(as_json: bool) -> int:
             )
     else:
         lines.append("clashes: none (no pyasyncore, pyasynchat, standard-asyncore, standard-asynchat)")
-    available = ", ".join(backend["available"])
+    loops = [name if ok else f"{name} (not here)" for name, ok in backend["event_loops"].items()]
+    available = ", ".join(backend["available"] + loops)
     if backend["ASYNCORE_NG_BACKEND"] is None:
         lines.append(f"backend: {backend['in_use']} (the best available: {available})")
     elif backend["in_use"] is not None:
