@@ -60,6 +60,7 @@ Decisions
 from __future__ import annotations
 
 import asyncio
+import atexit
 import math
 import socket
 import sys
@@ -201,6 +202,7 @@ class LoopWaiter:
         self._deadline = math.inf
         self._timer: Optional[asyncio.TimerHandle] = None
         self._timer_when = math.inf
+        _open_waiters.add(self)
 
     def __repr__(self) -> str:
         return f"<LoopWaiter {self.kind} {self._loop!r}>"
@@ -311,6 +313,21 @@ class LoopWaiter:
     def close(self) -> None:
         """Close the event loop, cancelling what is pending on it."""
         self._close_loop(only_if_idle=False)
+
+
+#: Waiters that may hold an open event loop: closed at exit, before the interpreter tears down
+#: the modules and sockets an event loop's finalizer would need (a map that never ended empty
+#: keeps its reactor, and so its event loop, to the end; Python 3.10's finalizer then fails).
+_open_waiters: weakref.WeakSet[LoopWaiter] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_waiters_at_exit() -> None:
+    for waiter in list(_open_waiters):
+        try:
+            waiter.close()
+        except Exception:  # at exit: nothing more useful to do with it
+            pass
 
 
 def make_waiter(kind: str) -> LoopWaiter:
