@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import asyncore
+import gc
 import os
 import socket
 import subprocess
 import sys
 import threading
+import weakref
 from typing import Any, Awaitable, Callable, Dict, Iterator, List, TypeVar
 
 import pytest
@@ -531,6 +533,47 @@ def test_start_a_coroutine_from_a_handler(kind: str, m: Dict[Any, Any]) -> None:
 
     run(kind, main)
     assert log == ["one", "error ValueError: boom in answer: True", "done"]
+
+
+def test_start_keeps_its_task_alive(kind: str, m: Dict[Any, Any]) -> None:
+    """asyncio holds tasks weakly: a coroutine whose awaited future only it holds (as a stream's
+    reader, which its protocol holds weakly) must survive a garbage collection."""
+    got: List[str] = []
+
+    class Holder:
+        fut: Any = None
+
+    async def orphan() -> str:
+        loop = asyncio.get_running_loop()
+        holder = Holder()
+        holder.fut = loop.create_future()
+        ref = weakref.ref(holder)
+
+        def resolve() -> None:
+            alive = ref()
+            if alive is not None:
+                alive.fut.set_result("alive")
+
+        loop.call_later(0.02, resolve)
+        return str(await holder.fut)
+
+    async def main() -> None:
+        a, b = socket.socketpair()
+        channel = asyncore.dispatcher(a, map=m)
+        attachment = aio.attach(m)
+        try:
+            aio.start(channel, orphan(), got.append)  # the task is not kept by the caller
+            await asyncio.sleep(0.005)
+            gc.collect()
+            while not got:
+                await asyncio.sleep(0.005)
+        finally:
+            attachment.detach()
+            channel.close()
+            b.close()
+
+    run(kind, main)
+    assert got == ["alive"]
 
 
 def test_start_under_the_environment_backend(env_backend: str, m: Dict[Any, Any]) -> None:

@@ -598,6 +598,7 @@ def start(
             callback(task.result())
 
     def done(_: asyncio.Future[T]) -> None:
+        _started.discard(task)
         if task.cancelled():
             return
         try:
@@ -605,8 +606,16 @@ def start(
         except RuntimeError:
             pass  # the reactor was closed meanwhile: nobody left to tell
 
+    # asyncio holds its tasks weakly: a task whose awaited future nothing else holds (a
+    # stream's reader, which its protocol holds weakly) would be collected mid-way ("Task was
+    # destroyed but it is pending!") unless someone keeps it; handlers call and forget.
+    _started.add(task)
     task.add_done_callback(done)
     return task
+
+
+#: The tasks :func:`start` runs, held until they are done.
+_started: set[asyncio.Future[Any]] = set()
 
 
 def adopt(sock: socket.socket, factory: Callable[..., T], *args: Any, **kwargs: Any) -> T:
