@@ -487,6 +487,30 @@ def test_loop_without_count_is_one_run_of_the_event_loop(env_backend: str, m: Di
     assert not m and reactor.running_thread is None
 
 
+def test_dropped_maps_close_their_event_loops(env_backend: str) -> None:
+    """Throwaway maps on the event-loop backend: each reactor's event loop is closed when the
+    map, its reactor and its waiter are collected (a cycle: the order of finalizers is not
+    ours), quietly and without leaving a descriptor (the autouse fixture counts them)."""
+
+    class Reader(asyncore.dispatcher):
+        def handle_read(self) -> None:
+            self.recv(100)
+
+        def writable(self) -> bool:
+            return False
+
+    for _ in range(30):
+        throwaway: Dict[Any, Any] = {}
+        a, b = socket.socketpair()
+        channel = Reader(a, map=throwaway)
+        b.send(b"x")
+        asyncore.loop(timeout=0.01, map=throwaway, count=1)
+        channel.close()
+        b.close()
+        del throwaway, channel
+    gc.collect()
+
+
 def test_start_a_coroutine_from_a_handler(kind: str, m: Dict[Any, Any]) -> None:
     """Under serve(): a handler starts a coroutine, the result comes back to the channel; an
     exception goes to handle_error with its traceback; a cancelled call calls nothing."""

@@ -60,7 +60,6 @@ Decisions
 from __future__ import annotations
 
 import asyncio
-import atexit
 import math
 import socket
 import sys
@@ -202,7 +201,7 @@ class LoopWaiter:
         self._deadline = math.inf
         self._timer: Optional[asyncio.TimerHandle] = None
         self._timer_when = math.inf
-        _open_waiters.add(self)
+        self._finalizer: Optional[weakref.finalize[Any, Any]] = None
 
     def __repr__(self) -> str:
         return f"<LoopWaiter {self.kind} {self._loop!r}>"
@@ -215,6 +214,9 @@ class LoopWaiter:
                 loop = self._loop
                 if loop is None:
                     loop = self._loop = new_event_loop(self.kind)
+                    # Closed when this waiter is collected, or at exit, whichever is first:
+                    # see _close_dropped_loop.
+                    self._finalizer = weakref.finalize(self, _close_dropped_loop, loop)
         return loop
 
     def wait(self, poller: Poller, timeout: Optional[float]) -> Events:
@@ -305,6 +307,9 @@ class LoopWaiter:
                 task.cancel()
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
 
     def release(self) -> None:
         """Close the event loop unless coroutines are pending on it (the reactor is idle)."""
@@ -315,18 +320,18 @@ class LoopWaiter:
         self._close_loop(only_if_idle=False)
 
 
-#: Waiters that may hold an open event loop: closed at exit, before the interpreter tears down
-#: the modules and sockets an event loop's finalizer would need (a map that never ended empty
-#: keeps its reactor, and so its event loop, to the end; Python 3.10's finalizer then fails).
-_open_waiters: weakref.WeakSet[LoopWaiter] = weakref.WeakSet()
-
-
-@atexit.register
-def _close_waiters_at_exit() -> None:
-    for waiter in list(_open_waiters):
+def _close_dropped_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Close the event loop of a waiter that was dropped (its map and reactor with it) or that
+    is still open at exit. A reactor and its map binding refer to each other, so they, the
+    waiter, the event loop and its sockets are collected together, by the cycle collector, which
+    finalizes them in no particular order: the event loop's own finalizer could then find its
+    wake-up socket closed already (Python 3.8-3.10 print "Exception ignored in
+    BaseEventLoop.__del__"). A ``weakref.finalize`` runs before any of them is finalized, and
+    at exit before the interpreter tears down the modules."""
+    if not loop.is_closed() and not loop.is_running():
         try:
-            waiter.close()
-        except Exception:  # at exit: nothing more useful to do with it
+            loop.close()
+        except Exception:  # while collecting or at exit: nothing more useful to do
             pass
 
 
