@@ -20,12 +20,19 @@ must never receive our byte. The socket objects protect against writing to a num
 longer hold, and a lock makes "check that we are open, then send" atomic with respect to
 :meth:`close`. It is re-entrant because a signal handler runs in the main thread, which may
 already hold it.
+
+A reactor dropped without ``close()`` (a throwaway map) is collected with its map binding, a
+reference cycle; the cycle collector finalizes what it collects in no particular order, so the
+pair's own finalizers could run first and warn ``unclosed socket``. A ``weakref.finalize``
+holds the pair instead and closes it when the waker goes: it runs before any finalizer of the
+collected objects (and the sockets, held by it, are not among them).
 """
 
 from __future__ import annotations
 
 import socket
 import threading
+import weakref
 
 
 class Waker:
@@ -35,6 +42,8 @@ class Waker:
         self._writer.setblocking(False)
         self._lock = threading.RLock()
         self._closed = False
+        self._finalizer = weakref.finalize(self, _close_pair, self._reader, self._writer)
+        self._finalizer.atexit = False  # at exit, a loop thread may still use it
         #: Bytes written so far (statistics: wake-up requests, approximately across threads).
         self.wakes = 0
 
@@ -65,5 +74,11 @@ class Waker:
             if self._closed:
                 return
             self._closed = True
+            self._finalizer.detach()
             self._reader.close()
             self._writer.close()
+
+
+def _close_pair(reader: socket.socket, writer: socket.socket) -> None:
+    reader.close()
+    writer.close()
