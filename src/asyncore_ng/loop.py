@@ -327,9 +327,9 @@ class Registration:
         map_get = binding.map.get
         key = self.key
         obj = map_get(key)
-        if obj is None:
-            return
         if obj is not self.channel:
+            if obj is None:
+                return
             binding.note(key)  # replaced by hand: registered anew next pass
         interest = self.watch.events  # type: ignore[union-attr]
         hooks = binding.hooks
@@ -358,9 +358,9 @@ class Registration:
         """Dispatch with poll semantics: the raw bits go to ``readwrite``."""
         binding = self.binding
         obj = binding.map.get(self.key)
-        if obj is None:
-            return
         if obj is not self.channel:
+            if obj is None:
+                return
             binding.note(self.key)
         if bits & NVAL:
             binding.drop_broken(self, "its descriptor was closed without close()")
