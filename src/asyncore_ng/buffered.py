@@ -20,6 +20,7 @@ from typing import Any, Optional
 
 from . import errnos
 from .dispatcher import AnnouncedState, ChannelMapType, Dispatcher, _get_ident, _library_predicate
+from .reactor.core import loop_threads
 
 #: What ``initiate_send`` hands the socket at most, as the stdlib did.
 SEND_CHUNK = 65536
@@ -196,10 +197,7 @@ class DispatcherWithSend(BufferedOutput):
     def send(self, data: Any) -> None:  # type: ignore[override]
         if self.debug:
             self.log_info("sending %s" % repr(data))  # noqa: UP031 (the stdlib's format)
-        registration = self._ng_registration
-        if (
-            registration is None or registration.reactor.loop_thread != _get_ident()
-        ) and self._ng_in_other_thread():
+        if loop_threads.sole != _get_ident() and self._ng_in_other_thread():
             # Another thread must not touch the buffer while the loop's thread sends from it:
             # the loop's thread queues the data, in order.
             self._ng_reactor().call_soon_threadsafe(self.send, data if type(data) is bytes else bytes(data))
@@ -209,12 +207,23 @@ class DispatcherWithSend(BufferedOutput):
             self.out_buffer = buf + data  # the stdlib's concatenation: its result and its errors
             self.initiate_send()
             return
-        if not buf and type(data) is bytes and self._ng_direct(buf):
-            # Nothing queued: the system call initiate_send would make, on the data itself, and
-            # only what the kernel leaves is queued (a reply that goes out whole never touches
-            # the buffer, nor tells the loop of two interest changes that cancel out).
+        sock = self.socket
+        if (
+            not buf
+            and type(data) is bytes
+            and type(sock) is socket.socket
+            and type(self).initiate_send is _INITIATE_SEND
+            and self._ng_plain_class.send is _PLAIN_SEND
+        ):
+            # Nothing queued, and initiate_send would make the system call (_ng_direct, inlined:
+            # this is the hottest call of an echo): make it on the data itself, and queue only
+            # what the kernel leaves (a reply that goes out whole never touches the buffer, nor
+            # tells the loop of two interest changes that cancel out).
             size = len(data)
-            num_sent = _kernel_send(self.socket, data if size <= SEND_CHUNK else memoryview(data)[:SEND_CHUNK])
+            try:
+                num_sent = sock.send(data if size <= SEND_CHUNK else memoryview(data)[:SEND_CHUNK])
+            except OSError as why:
+                num_sent = _send_failed(why)
             if num_sent == size:
                 if self._ng_idle_timeout is not None:
                     self._ng_note_activity()
@@ -235,16 +244,20 @@ class DispatcherWithSend(BufferedOutput):
 
 
 def _kernel_send(sock: socket.socket, chunk: Any) -> int:
-    """``sock.send(chunk)`` as ``dispatcher.send`` judged it: the bytes taken (0 when the socket
-    is full), or -1 when the peer is gone; any other error propagates (to handle_error)."""
+    """``sock.send(chunk)`` as ``dispatcher.send`` judged it: the bytes taken, 0 when the socket
+    is full, -1 when the peer is gone; any other error propagates (to handle_error)."""
     try:
         return sock.send(chunk)
     except OSError as why:
-        if why.errno == errno.EWOULDBLOCK:
-            return 0
-        if why.errno in errnos.DISCONNECTED:
-            return -1
-        raise
+        return _send_failed(why)
+
+
+def _send_failed(why: OSError) -> int:
+    if why.errno == errno.EWOULDBLOCK:
+        return 0
+    if why.errno in errnos.DISCONNECTED:
+        return -1
+    raise why
 
 
 _PLAIN_SEND = Dispatcher.send

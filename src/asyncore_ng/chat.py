@@ -32,12 +32,14 @@ import logging
 import socket
 import weakref
 from collections import deque
+from operator import attrgetter
 from typing import Any, Callable, Iterable, List, Optional, Union
 
 from .buffered import BufferedOutput
 from .dispatcher import AnnouncedState, ChannelMapType, Dispatcher, _get_ident, _library_predicate
 from .framing import InputFramer, InputOverflow
 from .producers import CLOSE, Buffer, Entry, OutputQueue, Producer
+from .reactor.core import loop_threads
 
 __all__ = ["AsyncChat"]
 
@@ -92,7 +94,7 @@ class AsyncChat(BufferedOutput):
 
     _ng_announced_state = (*Dispatcher._ng_announced_state, "producer_fifo")
     _ng_framer: Optional[InputFramer] = None
-    _ng_fifo: Optional[OutputQueue] = None
+    _ng_fifo: OutputQueue  # set by __init__ or an assignment of producer_fifo
     _ng_queued_bytes = 0  # bytes pushed and not yet sent (for the flow-control marks)
 
     def __init__(self, sock: Optional[socket.socket] = None, map: Optional[ChannelMapType] = None) -> None:
@@ -104,12 +106,6 @@ class AsyncChat(BufferedOutput):
 
     # -- buffers as the stdlib exposed them -----------------------------------------------------
 
-    def _ng_get_fifo(self) -> OutputQueue:
-        fifo = self._ng_fifo
-        if fifo is None:
-            raise _missing(self, "producer_fifo")
-        return fifo
-
     def _ng_set_fifo(self, entries: Iterable[Entry]) -> None:
         if not isinstance(entries, OutputQueue):
             entries = OutputQueue(entries)
@@ -118,7 +114,7 @@ class AsyncChat(BufferedOutput):
         self._ng_announce()
 
     producer_fifo = AnnouncedState(
-        _ng_get_fifo,
+        attrgetter("_ng_fifo"),  # (C-level; a class never initialised has none: AttributeError)
         _ng_set_fifo,
         None,
         """The output queue: a ``collections.deque`` subclass; append to it freely. Assigning
@@ -198,8 +194,11 @@ class AsyncChat(BufferedOutput):
             return
         if isinstance(data, str) and self.use_encoding:
             data = data.encode(self.encoding)
+        framer = self._ng_framer
+        if framer is None:
+            framer = self._ng_framer_now()
         try:
-            self._ng_framer_now().deliver(self, data, self.ng_in_buffer_limit)
+            framer.deliver(self, data, self.ng_in_buffer_limit)
         except InputOverflow:
             self.handle_input_overflow()
 
@@ -231,10 +230,7 @@ class AsyncChat(BufferedOutput):
         """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError("data argument must be byte-ish (%r)", type(data))
-        registration = self._ng_registration
-        if (
-            registration is None or registration.reactor.loop_thread != _get_ident()
-        ) and self._ng_in_other_thread():
+        if loop_threads.sole != _get_ident() and self._ng_in_other_thread():
             # (as dispatcher_with_send.send: the loop's thread queues it, in order)
             self._ng_reactor().call_soon_threadsafe(self.push, data if type(data) is bytes else bytes(data))
             return

@@ -55,7 +55,7 @@ holds at most ``limit`` bytes plus the held tail.  With no terminator
 
 from __future__ import annotations
 
-from typing import Any, Optional, Protocol, Tuple, TypeVar, Union
+from typing import Any, Optional, Protocol, TypeVar, Union
 
 __all__ = ["InputFramer", "InputOverflow", "Receiver", "Terminator", "find_prefix_at_end"]
 
@@ -79,6 +79,7 @@ class Receiver(Protocol):
     def collect_incoming_data(self, data: bytes) -> None: ...
 
     def found_terminator(self) -> None: ...
+
 
 _Seq = TypeVar("_Seq", str, bytes, bytearray)
 
@@ -213,7 +214,9 @@ class InputFramer:
 
     # -- framing ---------------------------------------------------------------------------
 
-    def deliver(self, chat: Receiver, data: Union[bytes, bytearray, memoryview], limit: Optional[int] = None) -> None:
+    def deliver(
+        self, chat: Receiver, data: Union[bytes, bytearray, memoryview], limit: Optional[int] = None
+    ) -> None:
         """Add ``data`` (just received) and hand ``chat`` every step that can be taken, making
         exactly the calls the stdlib's ``async_chat.handle_read`` made after its ``recv``:
         for each step, ``chat.get_terminator()``, then ``chat.collect_incoming_data(data)``
@@ -243,65 +246,77 @@ class InputFramer:
             terminator = chat.get_terminator()
             # Decide the step: message data is buf[pos:stop]; then the stdlib cut its buffer
             # (cut, rest: see CLEAR, CUT_FROM, KEEP_TAIL) and, if found, called found_terminator.
-            found = False
             if not terminator:
-                stop, cut, rest = end, CLEAR, 0
+                stop = end
+                cut = CLEAR
+                rest = 0
+                found = False
                 self._search_term = None  # (the memo below is for a bytes terminator only)
             elif isinstance(terminator, int):
                 self._search_term = None
                 if terminator < 0:
                     raise ValueError(f"a byte-count terminator cannot be negative: {terminator}")
+                rest = terminator
                 if end - pos < terminator:
-                    stop, cut, rest = end, CLEAR, end - pos
+                    stop = end
+                    cut = CLEAR
+                    rest = end - pos
+                    found = False
                 else:
-                    stop, cut, rest, found = pos + terminator, CUT_FROM, terminator, True
+                    stop = pos + terminator
+                    cut = CUT_FROM
+                    found = True
             else:
                 # A bytes terminator, the common case. After a failed search the memo says
                 # where a match could still begin (or that only new input can help).
-                if self._search_term is not None and terminator == self._search_term:
-                    if self._stalled:
-                        return
-                    start = self._search_from if self._search_from > pos else pos
-                else:
-                    start = pos
-                index = buf.find(terminator, start)
-                if index >= 0:
-                    stop, cut, rest, found = index, CUT_FROM, index - pos + len(terminator), True
+                start = pos
+                if self._search_term is not None:
+                    if terminator == self._search_term:
+                        if self._stalled:
+                            return
+                        if self._search_from > pos:
+                            start = self._search_from
+                    else:
+                        self._search_term = None
+                stop = buf.find(terminator, start)
+                if stop >= 0:
+                    cut = CUT_FROM
+                    rest = stop - pos + len(terminator)
+                    found = True
                     self._search_term = None
                 else:
                     # All but a possible beginning of the terminator is message data. A held
                     # tail ends with a byte of the terminator: most reads end with none, and
                     # one membership test spares them the search.
+                    found = False
                     term = terminator if type(terminator) is bytes else bytes(terminator)
-                    held = _held_tail(buf, term, pos, end) if buf[end - 1] in term else 0
-                    if held:
+                    rest = _held_tail(buf, term, pos, end) if buf[end - 1] in term else 0
+                    if rest:
                         self._search_term = term
-                        self._search_from = end - held
-                        if held == end - pos:
+                        self._search_from = stop = end - rest
+                        if stop == pos:
                             self._stalled = True
                             return
-                        stop, cut, rest = end - held, KEEP_TAIL, held
+                        cut = KEEP_TAIL
                     else:
-                        stop, cut, rest = end, CLEAR, 0
+                        stop = end
+                        cut = CLEAR
             generation = self.generation
             if stop > pos:
-                length = self._message_length + stop - pos
-                if limit is not None and length > limit:
-                    self.reset()
-                    self._message_length = 0
-                    raise InputOverflow(length, limit)
+                if limit is not None:  # (the message is measured only while a limit is set)
+                    length = self._message_length + stop - pos
+                    if length > limit:
+                        self.reset()
+                        self._message_length = 0
+                        raise InputOverflow(length, limit)
+                    self._message_length = length
                 chat.collect_incoming_data(buf if pos == 0 and stop == end else buf[pos:stop])
-                self._message_length = 0 if found else length
-            elif found:
+            if found:
                 self._message_length = 0
             # Cut, as the stdlib did after collect_incoming_data returned.
             if self.generation != generation:
                 replaced = self._buf[self._pos :]  # what a hook put in ac_in_buffer
                 self.reset(b"" if cut == CLEAR else replaced[rest:] if cut == CUT_FROM else replaced[-rest:])
-            elif cut == CLEAR:
-                self._buf = b""  # (drop the consumed chunk at once: it may be 64 KiB)
-                self._pos = 0
-                self._search_from = 0
             elif cut == CUT_FROM:
                 pos += rest
                 if pos < end:
@@ -310,8 +325,12 @@ class InputFramer:
                     self._buf = b""
                     self._pos = 0
                     self._search_from = 0
+            elif cut == CLEAR:
+                self._buf = b""  # (drop the consumed chunk at once: it may be 64 KiB)
+                self._pos = 0
+                self._search_from = 0
             else:
-                self._pos = end - rest
+                self._pos = stop
                 self._stalled = True
             if cut == KEEP_TAIL:
                 return

@@ -282,6 +282,7 @@ class Registration:
         "key",
         "polled",
         "reactor",
+        "rechecks",
         "verdict",
         "wanted",
         "watch",
@@ -298,6 +299,7 @@ class Registration:
         self.polled = True
         self.wanted = False  # the predicates' last answer was "readable or writable"
         self.verdict: Optional[_ClassVerdict] = None
+        self.rechecks = False  # ask the predicates again after each event (verdict.rechecks)
         self.filter: Optional[Callable[[Any, Any], Tuple[Any, Any]]] = getattr(
             channel, "_ng_filter_interest", None
         )
@@ -351,7 +353,7 @@ class Registration:
         if bits & NVAL and obj is not None:
             binding.drop_broken(self, "its descriptor was closed without close()")
             return
-        if self.verdict is not None and self.verdict.rechecks and self.active:
+        if self.rechecks and self.active:
             binding.mark(self)
 
     def on_poll(self, bits: int) -> None:
@@ -366,7 +368,7 @@ class Registration:
             binding.drop_broken(self, "its descriptor was closed without close()")
             return
         binding.hooks.readwrite(obj, bits)
-        if self.verdict is not None and self.verdict.rechecks and self.active:
+        if self.rechecks and self.active:
             binding.mark(self)
 
     def on_select_debug(self, bits: int) -> None:
@@ -536,13 +538,16 @@ class MapBinding:
         if verdict.announced and "readable" not in instance_dict and "writable" not in instance_dict:
             reg.polled = False
             reg.verdict = verdict
+            reg.rechecks = verdict.rechecks
             verdict.registrations += 1
         else:
             reg.polled = True
+            reg.rechecks = False
             self._polled[reg.key] = reg
 
     def _unclassify(self, reg: Registration) -> None:
         verdict = reg.verdict
+        reg.rechecks = False
         if verdict is not None:
             reg.verdict = None
             verdict.registrations -= 1

@@ -102,6 +102,36 @@ def file_identity(fd: int) -> Optional[Tuple[int, int]]:
     return st.st_dev, st.st_ino
 
 
+class _LoopThreads:
+    """Which threads run reactor passes, for a cheap "am I the loop's thread?" on hot paths.
+
+    ``sole`` is the ident of the one thread that runs (or last ran) passes of every live
+    reactor that ever ran, or None when there are several such threads (or none): a caller
+    on the sole thread knows without asking its reactor that no other thread runs it. A
+    reactor counts for the thread it last ran in until it is closed or collected.
+    """
+
+    def __init__(self) -> None:
+        self.sole: Optional[int] = None
+        self._counts: Dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def moved(self, old: Optional[int], new: Optional[int]) -> None:
+        with self._lock:
+            counts = self._counts
+            if old is not None:
+                counts[old] -= 1
+                if not counts[old]:
+                    del counts[old]
+            if new is not None:
+                counts[new] = counts.get(new, 0) + 1
+            self.sole = next(iter(counts)) if len(counts) == 1 else None
+
+
+#: See _LoopThreads (``loop_threads.sole`` is read by the channels' send paths).
+loop_threads = _LoopThreads()
+
+
 class ReactorClosed(RuntimeError):
     """Raised when something is scheduled on, or watched by, a closed reactor."""
 
@@ -224,8 +254,15 @@ class Reactor:
         try:
             if not self._closed:
                 self._drop_kernel()
+                self._forget_loop_thread()
         except Exception:
             pass
+
+    def _forget_loop_thread(self) -> None:
+        if self.loop_thread is not None:
+            loop_threads.moved(self.loop_thread, None)
+            self.loop_thread = None
+            self._loop_thread = None
 
     # -- kernel objects --------------------------------------------------------------------
 
@@ -608,6 +645,7 @@ class Reactor:
         outer, self.running_thread = self.running_thread, threading.get_ident()
         if self.loop_thread != self.running_thread:
             self._loop_thread = threading.current_thread()
+            loop_threads.moved(self.loop_thread, self.running_thread)
             self.loop_thread = self.running_thread
         return outer
 
@@ -679,29 +717,24 @@ class Reactor:
             ready = self._collect(events)
             # 3. Dispatch I/O, each callback inside the error boundary (inlined here: this is
             # the hottest loop of the library; _guarded is the same boundary for timers).
+            pending = iter(ready)  # what is left when an exception leaves the pass
             debug = self._debug
-            for i, (w, bits) in enumerate(ready):
+            for w, bits in pending:
                 if not w.active:
                     continue
-                started = self.clock() if debug else 0.0
+                if debug:
+                    self._dispatch_timed(w, bits, pending)
+                    continue
                 try:
                     w.callback(bits)
                 except PASSTHROUGH:
-                    self._requeue_synthetic(ready[i + 1 :])
+                    self._requeue_synthetic(list(pending))
                     raise
                 except Exception as exc:
                     if w.propagate_errors:
-                        self._requeue_synthetic(ready[i + 1 :])
+                        self._requeue_synthetic(list(pending))
                         raise
-                    self.call_exception_handler(
-                        {
-                            "message": f"exception in watch callback {w.callback!r}",
-                            "exception": exc,
-                            "watch": w,
-                        }
-                    )
-                if debug and not w.propagate_errors:
-                    self.report_if_slow(started, f"watch callback {w.callback!r}")
+                    self._watch_failed(w, exc)
         # 4. and 5.
         self.run_due()
 
@@ -767,6 +800,28 @@ class Reactor:
                 ready = list(merged.items())
         return ready
 
+    def _dispatch_timed(self, w: Watch, bits: int, pending: Iterator[Tuple[Watch, int]]) -> None:
+        # The dispatch of debug mode: the same boundary, timed (a channel's own callback times
+        # its handlers and names them; see the loop layer).
+        started = self.clock()
+        try:
+            w.callback(bits)
+        except PASSTHROUGH:
+            self._requeue_synthetic(list(pending))
+            raise
+        except Exception as exc:
+            if w.propagate_errors:
+                self._requeue_synthetic(list(pending))
+                raise
+            self._watch_failed(w, exc)
+        if not w.propagate_errors:
+            self.report_if_slow(started, f"watch callback {w.callback!r}")
+
+    def _watch_failed(self, w: Watch, exc: Exception) -> None:
+        self.call_exception_handler(
+            {"message": f"exception in watch callback {w.callback!r}", "exception": exc, "watch": w}
+        )
+
     def _requeue_synthetic(self, rest: List[Tuple[Watch, int]]) -> None:
         # An exception leaves the pass: "ready again" reports not yet delivered must not be lost
         # (kernel events are level-triggered and come back by themselves). Re-queue them all.
@@ -823,6 +878,7 @@ class Reactor:
             self._ready_again.clear()
             self._drop_kernel()
             self._given_poller = None
+            self._forget_loop_thread()
         self._timers.clear()
         self._ready.clear()
 
@@ -832,4 +888,14 @@ class Reactor:
         return {fd: w.events for fd, w in self._watches.items() if w is not self._waker_watch}
 
 
-__all__ = ["MAX_WAIT", "READ", "WRITE", "Reactor", "ReactorClosed", "TimerHandle", "Watch", "file_identity"]
+__all__ = [
+    "MAX_WAIT",
+    "READ",
+    "WRITE",
+    "Reactor",
+    "ReactorClosed",
+    "TimerHandle",
+    "Watch",
+    "file_identity",
+    "loop_threads",
+]
