@@ -70,8 +70,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.certfile, args.keyfile)
     server = EchoServer(args.host, args.port, context)
-    print(f"listening on {args.host}:{server.socket.getsockname()[1]}", flush=True)
-
+    # Handlers first, then the line that tells the world we are up.
     reactor = asyncore_ng.get_reactor()
 
     def stop(signum: int, frame: Any) -> None:
@@ -79,6 +78,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    print(f"listening on {args.host}:{server.socket.getsockname()[1]}", flush=True)
+
     try:
         asyncore_loop.loop(timeout=30.0, use_poll=True)
     finally:
