@@ -22,11 +22,16 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
-import trustme
+
+with warnings.catch_warnings():
+    # cryptography (under trustme) warns at import that it will drop Python 3.8.
+    warnings.filterwarnings("ignore", message="Python 3.8 is no longer supported")
+    import trustme
 from conftest import run_until
 
 import asyncore_ng
@@ -559,7 +564,10 @@ def test_peer_ending_without_close_notify_is_an_end_of_input(
     assert (
         handler.record.closes == 1 and handler.record.tls_errors == [] and handler.record.handle_errors == []
     )
-    assert any("without a TLS close_notify" in r.getMessage() for r in caplog.records)
+    if sys.version_info >= (3, 10):
+        # Older ssl modules read such an end as b"", the same as after close_notify: it is
+        # still an end of input, but the truncation cannot be told (and logged) there.
+        assert any("without a TLS close_notify" in r.getMessage() for r in caplog.records)
     listener.close()
 
 
