@@ -35,8 +35,8 @@ from collections import deque
 from typing import Any, Callable, Iterable, List, Optional, Union
 
 from .buffered import BufferedOutput
-from .dispatcher import AnnouncedState, ChannelMapType, Dispatcher, _library_predicate
-from .framing import KEEP_TAIL, InputFramer, InputOverflow
+from .dispatcher import AnnouncedState, ChannelMapType, Dispatcher, _get_ident, _library_predicate
+from .framing import InputFramer, InputOverflow
 from .producers import CLOSE, Buffer, Entry, OutputQueue, Producer
 
 __all__ = ["AsyncChat"]
@@ -198,34 +198,10 @@ class AsyncChat(BufferedOutput):
             return
         if isinstance(data, str) and self.use_encoding:
             data = data.encode(self.encoding)
-        framer = self._ng_framer_now()
-        framer.feed(data)
-        limit = self.ng_in_buffer_limit
-        while len(framer):
-            terminator = self.get_terminator()
-            plan = framer.plan(terminator)  # type: ignore[arg-type]
-            if plan is None:
-                return
-            start, stop, cut, rest, found = plan
-            replaced = False
-            if stop > start:
-                if limit is not None:
-                    try:
-                        framer.check_limit(plan, limit)
-                    except InputOverflow:
-                        self.handle_input_overflow()
-                        return
-                generation = framer.generation
-                self.collect_incoming_data(framer.slice(start, stop))
-                replaced = framer.generation != generation
-            framer.commit(plan, replaced)
-            if cut == KEEP_TAIL:
-                return
-            if isinstance(terminator, int) and terminator:
-                # The stdlib counts down the attribute, whatever get_terminator returned.
-                self.terminator = 0 if found else self.terminator - rest  # type: ignore[operator]
-            if found:
-                self.found_terminator()
+        try:
+            self._ng_framer_now().deliver(self, data, self.ng_in_buffer_limit)
+        except InputOverflow:
+            self.handle_input_overflow()
 
     def handle_input_overflow(self) -> None:
         """Called when a message grows past ``ng_in_buffer_limit`` without its terminator.
@@ -255,7 +231,11 @@ class AsyncChat(BufferedOutput):
         """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError("data argument must be byte-ish (%r)", type(data))
-        if self._ng_in_other_thread():
+        registration = self._ng_registration
+        if (
+            registration is None or registration.reactor.loop_thread != _get_ident()
+        ) and self._ng_in_other_thread():
+            # (as dispatcher_with_send.send: the loop's thread queues it, in order)
             self._ng_reactor().call_soon_threadsafe(self.push, data if type(data) is bytes else bytes(data))
             return
         fifo = self.producer_fifo

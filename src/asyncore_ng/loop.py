@@ -93,6 +93,7 @@ AUDIT_INTERVAL = 1.0
 # POLLOUT_SET, POLLEX_SET), in poll(2) bits.
 _SELECT_READABLE = READ | HUP | ERR
 _SELECT_WRITABLE = WRITE | ERR
+_CLOSING = HUP | ERR | NVAL
 
 # The stdlib looked these up at call time; tests replace them. A pass compares with the originals.
 _SELECT = select.select
@@ -205,13 +206,13 @@ def readwrite(obj: Any, flags: int) -> None:
     """Dispatch poll(2) ``flags`` to ``obj``: read, write, priority, then close on hang-up,
     error or an invalid descriptor; a disconnect error closes, anything else ``handle_error``."""
     try:
-        if flags & select.POLLIN:
+        if flags & READ:  # the poll(2) bits, as select.POLLIN... spell them
             obj.handle_read_event()
-        if flags & select.POLLOUT:
+        if flags & WRITE:
             obj.handle_write_event()
-        if flags & select.POLLPRI:
+        if flags & PRI:
             obj.handle_expt_event()
-        if flags & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+        if flags & _CLOSING:
             obj.handle_close()
     except OSError as e:
         if e.errno not in DISCONNECTED:
@@ -280,6 +281,7 @@ class Registration:
         "filter",
         "key",
         "polled",
+        "reactor",
         "verdict",
         "wanted",
         "watch",
@@ -287,6 +289,7 @@ class Registration:
 
     def __init__(self, binding: MapBinding, key: Any, fd: int, channel: Any) -> None:
         self.binding = binding
+        self.reactor: Reactor = binding.reactor
         self.key = key
         self.fd = fd
         self.channel = channel
@@ -299,10 +302,6 @@ class Registration:
             channel, "_ng_filter_interest", None
         )
         self.watch: Optional[Watch] = None
-
-    @property
-    def reactor(self) -> Reactor:
-        return self.binding.reactor
 
     def interest_changed(self) -> None:
         """The channel's predicates may answer differently: ask them before the next wait."""
@@ -328,9 +327,9 @@ class Registration:
         map_get = binding.map.get
         key = self.key
         obj = map_get(key)
-        if obj is None:
-            return
         if obj is not self.channel:
+            if obj is None:
+                return
             binding.note(key)  # replaced by hand: registered anew next pass
         interest = self.watch.events  # type: ignore[union-attr]
         hooks = binding.hooks
@@ -359,9 +358,9 @@ class Registration:
         """Dispatch with poll semantics: the raw bits go to ``readwrite``."""
         binding = self.binding
         obj = binding.map.get(self.key)
-        if obj is None:
-            return
         if obj is not self.channel:
+            if obj is None:
+                return
             binding.note(self.key)
         if bits & NVAL:
             binding.drop_broken(self, "its descriptor was closed without close()")

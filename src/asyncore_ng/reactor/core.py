@@ -195,6 +195,8 @@ class Reactor:
         #: Read-only for everyone else.
         self.running_thread: Optional[int] = None
         self._loop_thread: Optional[threading.Thread] = None  # the last thread that ran passes
+        #: Its ident (read on hot paths: a thread that is not the loop's hands work over).
+        self.loop_thread: Optional[int] = None
         self._stop_requested = False
         self._closed = False
         self._exception_handler: Optional[ExceptionHandler] = None
@@ -604,7 +606,9 @@ class Reactor:
             with self._lock:
                 self._kernel()
         outer, self.running_thread = self.running_thread, threading.get_ident()
-        self._loop_thread = threading.current_thread()
+        if self.loop_thread != self.running_thread:
+            self._loop_thread = threading.current_thread()
+            self.loop_thread = self.running_thread
         return outer
 
     def owned_by_another_thread(self) -> bool:
@@ -612,7 +616,7 @@ class Reactor:
         loop) in a thread other than the caller's, still alive: work that touches what the
         loop's thread touches must then be handed to it (:meth:`call_soon_threadsafe`)."""
         owner = self._loop_thread
-        return owner is not None and owner.ident != threading.get_ident() and owner.is_alive()
+        return owner is not None and self.loop_thread != threading.get_ident() and owner.is_alive()
 
     def leave(self, outer: Optional[int]) -> None:
         """Undo :meth:`enter`."""
