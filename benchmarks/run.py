@@ -49,6 +49,7 @@ RESULTS_MD = os.path.join(BENCH_DIR, "RESULTS.md")
 SECTION_TITLE = "## Echo benchmarks (issue 4)"
 LOADGEN = os.path.join(BUILD_DIR, "loadgen")
 C_ECHO = os.path.join(BUILD_DIR, "c_echo")
+TLS_LOADGEN = os.path.join(BUILD_DIR, "tls_loadgen")
 MIB = 1 << 20
 DISTURBED = 0.10  # a window in which server or client waited this long for a CPU is redone
 
@@ -128,7 +129,7 @@ class Settings:
 class Scenario:
     key: str
     title: str
-    kind: str  # "echo" (dispatcher_with_send echo) or "line" (async_chat line echo)
+    kind: str  # "echo" (dispatcher_with_send echo), "line" (async_chat line echo), "tls" (TLS echo)
     mode: str  # loadgen mode
     conns: int = 1
     idle: int = 0
@@ -147,6 +148,10 @@ SCENARIOS: List[Scenario] = [
              unit="MB"),
     Scenario("S6", "S6: 100 connections of line echo (async_chat, asyncio line Protocol)",
              "line", "line", 100),
+    # TLS (issue #10): tls_loadgen.c (OpenSSL, TLS 1.3) against TLS echo servers.
+    Scenario("T2", "T2: 100 TLS connections, 64-byte ping-pong", "tls", "pingpong", 100),
+    Scenario("T5", "T5: one TLS connection streaming {mib} MiB both ways", "tls", "stream",
+             unit="MB"),
 ]
 
 
@@ -167,8 +172,11 @@ class Peer:
     # Worker processes (`asyncore-ng run --workers N`): the script gets a fixed port, held by the
     # harness meanwhile; the server is not pinned to one CPU; its CPU is summed over the workers.
     workers: int = 0
+    tls: Optional[List[str]] = None  # the TLS echo server (scenarios of kind "tls")
 
     def command(self, kind: str) -> Optional[List[str]]:
+        if kind == "tls":
+            return self.tls
         return self.echo if kind == "echo" else self.line
 
 
@@ -198,9 +206,11 @@ PEERS: List[Peer] = [
     Peer("selectors-3.13", "selectors", "3.13", "py313", _script("selectors_echo.py"), None,
          describe="minimal hand-written selectors loop (the pure-Python floor)"),
     Peer("asyncio-3.11", "asyncio", "3.11", "py311", _script("asyncio_echo.py"),
-         _script("asyncio_line_echo.py"), describe="asyncio Protocol echo / line Protocol"),
+         _script("asyncio_line_echo.py"), tls=_script("asyncio_tls_echo.py"),
+         describe="asyncio Protocol echo / line Protocol; TLS: asyncio.start_server(ssl=...)"),
     Peer("asyncio-3.13", "asyncio", "3.13", "py313", _script("asyncio_echo.py"),
-         _script("asyncio_line_echo.py"), describe="asyncio Protocol echo / line Protocol"),
+         _script("asyncio_line_echo.py"), tls=_script("asyncio_tls_echo.py"),
+         describe="asyncio Protocol echo / line Protocol; TLS: asyncio.start_server(ssl=...)"),
     Peer("uvloop-3.13", "uvloop", "3.13", "py313", _script("asyncio_echo.py", "--uvloop"),
          _script("asyncio_line_echo.py", "--uvloop"),
          describe="the asyncio Protocols on uvloop"),
@@ -216,10 +226,14 @@ PEERS: List[Peer] = [
          describe="pyasyncore/pyasynchat (verbatim copies), loop(use_poll=True)"),
     Peer("ng-3.11", "ng", "3.11", "py311", _ng("asyncore_echo.py", "--poll"),
          _ng("asynchat_line_echo.py", "--poll"), module_check=NG_RE,
-         describe="asyncore-ng running the same asyncore/asynchat scripts, use_poll=True"),
+         tls=_ng("tls_echo.py", "--poll"),
+         describe="asyncore-ng running the same asyncore/asynchat scripts, use_poll=True; "
+                  "TLS: dispatcher_with_send with asyncore_ng.tls.TLSMixin"),
     Peer("ng-3.13", "ng", "3.13", "py313-ng", _ng("asyncore_echo.py", "--poll"),
          _ng("asynchat_line_echo.py", "--poll"), module_check=NG_RE,
-         describe="asyncore-ng running the same asyncore/asynchat scripts, use_poll=True"),
+         tls=_ng("tls_echo.py", "--poll"),
+         describe="asyncore-ng running the same asyncore/asynchat scripts, use_poll=True; "
+                  "TLS: dispatcher_with_send with asyncore_ng.tls.TLSMixin"),
     Peer("ng-3.13-select", "ng", "3.13", "py313-ng", _ng("asyncore_echo.py", "--select"),
          _ng("asynchat_line_echo.py", "--select"), module_check=NG_RE, default=False,
          describe="asyncore-ng, use_poll=False (select semantics, no FD_SETSIZE limit)"),
@@ -345,6 +359,16 @@ def build_c() -> None:
             raise SystemExit(f"building {source} failed:\n{out}")
         if out.strip():
             log(f"compiler output for {source}:\n{out}")
+    # The TLS load generator needs OpenSSL's headers and libraries; without them the TLS
+    # scenarios report that instead of a number.
+    source = os.path.join(BENCH_DIR, "tls_loadgen.c")
+    if os.path.exists(TLS_LOADGEN) and os.path.getmtime(TLS_LOADGEN) >= os.path.getmtime(source):
+        return
+    log(f"building {os.path.relpath(TLS_LOADGEN, ROOT)}")
+    status, out = _run_quiet([cc, "-O2", "-Wall", "-Wextra", "-o", TLS_LOADGEN, source, "-lssl",
+                              "-lcrypto"], 120)
+    if status != 0:
+        log(f"building {source} failed (OpenSSL headers missing?): {_tail(out)}")
 
 
 def ensure_venvs(env: Environment, needed: Sequence[str]) -> None:
@@ -589,8 +613,10 @@ def explain_failure(stderr: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def run_loadgen(args: Sequence[str], timeout: float) -> Dict[str, Any]:
-    proc = spawn([LOADGEN, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+def run_loadgen(args: Sequence[str], timeout: float, binary: str = LOADGEN) -> Dict[str, Any]:
+    if not os.path.exists(binary):
+        return {"ok": False, "error": f"{os.path.basename(binary)} was not built"}
+    proc = spawn([binary, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                  stdin=subprocess.DEVNULL)
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -624,12 +650,31 @@ class Runner:
         command = peer.command(kind)
         if command is None:
             return None, f"no {kind} server"
+        if kind == "tls":
+            certfile, keyfile = self.tls_files()
+            if not certfile:
+                return None, keyfile  # (the reason)
+            command = [*command, "--certfile", certfile, "--keyfile", keyfile]
         if peer.venv is None:
             return list(command), None
         python, why = self.env.python_for(peer)
         if python is None:
             return None, why
         return [python, *command], None
+
+    def tls_files(self) -> Tuple[str, str]:
+        """A self-signed EC certificate and key for the TLS servers, made once per run with the
+        openssl command (``("", reason)`` if that fails)."""
+        certfile = os.path.join(self.tmpdir, "tls-cert.pem")
+        keyfile = os.path.join(self.tmpdir, "tls-key.pem")
+        if not os.path.exists(keyfile):
+            status, out = _run_quiet(
+                ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                 "-keyout", keyfile, "-out", certfile], 60)
+            if status != 0:
+                return "", "cannot make a certificate with openssl: " + _tail(out)
+        return certfile, keyfile
 
     def start(self, peer: Peer, kind: str, env: Optional[Dict[str, str]] = None,
               argv_prefix: Sequence[str] = (), cpu: Optional[int] = None,
@@ -690,7 +735,8 @@ class Runner:
                 deadline += s.accept_cap + 30.0
         args += ["--deadline", str(deadline)]
         try:
-            result = run_loadgen(args, deadline + 15.0)
+            result = run_loadgen(args, deadline + 15.0,
+                                 TLS_LOADGEN if scenario.kind == "tls" else LOADGEN)
             alive = server.proc.poll() is None
         finally:
             server.stop()
