@@ -71,6 +71,9 @@ PROTOCOL = {
     "_ng_plain_class",
     "_ng_file_wrapper",
     "_ng_default_map",
+    "_ng_pending_input",
+    "_ng_cork_output",
+    "_ng_uncork_output",
 }
 #: Private names the stdlib's asyncore/asynchat exposed (code uses them; so do the shims).
 STDLIB_PRIVATE = {

@@ -16,7 +16,7 @@ from __future__ import annotations
 import errno
 import socket
 from operator import attrgetter
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 from . import errnos
 from .dispatcher import AnnouncedState, ChannelMapType, Dispatcher, _get_ident, _library_predicate
@@ -113,6 +113,7 @@ class DispatcherWithSend(BufferedOutput):
     #: ``dispatcher``, whose ``send`` tests patch).
     _ng_plain_class: Any = Dispatcher
     _ng_out_announced = False  # whether the loop was last told that output is queued
+    _ng_cork: Optional[List[bytes]] = None  # replies held back during a burst (see below)
 
     def __init__(self, sock: Optional[socket.socket] = None, map: Optional[ChannelMapType] = None):
         # The buffer exists before the channel enters the map: a loop thread woken by that may
@@ -190,6 +191,47 @@ class DispatcherWithSend(BufferedOutput):
     def handle_write(self) -> None:
         self.initiate_send()
 
+    # Corking (see "Bursts" in asyncore_ng.loop). Replies made during a burst of handle_read
+    # calls are the system calls the stdlib would have made one by one, each taken whole by
+    # the kernel as far as the program can tell: out_buffer stays empty, as after a send the
+    # kernel took. When the burst ends they go out in one call, and whatever the kernel does
+    # not take goes to the front of out_buffer, as a refused send's rest would. Only while
+    # nothing is queued, on a real socket, with neither initiate_send nor dispatcher.send
+    # replaced (the direct path of send()).
+
+    def _ng_cork_output(self) -> None:
+        if self._ng_cork is None and self._ng_direct(self.out_buffer) and not self.out_buffer:
+            self._ng_cork = []
+
+    def _ng_uncork_output(self) -> None:
+        cork = self._ng_cork
+        if cork is None:
+            return
+        self._ng_cork = None
+        if not cork:
+            return
+        # One system call for all the replies, without joining them first (sendmsg gathers).
+        try:
+            num_sent = self.socket.sendmsg(cork)
+        except OSError as why:
+            num_sent = _send_failed(why)
+        if num_sent < 0:
+            if not self._ng_closed_elsewhere():
+                self._ng_peer_gone()
+            return
+        if num_sent and self._ng_idle_timeout is not None:
+            self._ng_note_activity()
+        if num_sent < sum(map(len, cork)):
+            buf = self.out_buffer
+            buf[0:0] = memoryview(b"".join(cork))[num_sent:]
+            if self.ng_write_high_water is not None:
+                self._ng_output_grew(len(buf))
+            self._ng_queue_changed(buf)
+
+    def close(self) -> None:
+        self._ng_uncork_output()  # replies the program made before closing go out first
+        super().close()
+
     @_library_predicate
     def writable(self) -> Any:
         return (not self.connected) or len(self.out_buffer)
@@ -218,7 +260,12 @@ class DispatcherWithSend(BufferedOutput):
             # Nothing queued, and initiate_send would make the system call (_ng_direct, inlined:
             # this is the hottest call of an echo): make it on the data itself, and queue only
             # what the kernel leaves (a reply that goes out whole never touches the buffer, nor
-            # tells the loop of two interest changes that cancel out).
+            # tells the loop of two interest changes that cancel out). During a burst the call
+            # is held back, to go out with the burst's other replies in one (_ng_uncork_output).
+            cork = self._ng_cork
+            if cork is not None:
+                cork.append(data)
+                return
             size = len(data)
             try:
                 num_sent = sock.send(data if size <= SEND_CHUNK else memoryview(data)[:SEND_CHUNK])

@@ -41,6 +41,9 @@ ChannelMapType = Dict[Any, Any]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _MISSING = object()
+
+#: What one system call reads when a channel reads in bulk (see Dispatcher._ng_hold).
+READ_AHEAD = 256 * 1024
 _logger = logging.getLogger("asyncore_ng")
 _LOG_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
 _get_ident = threading.get_ident
@@ -204,6 +207,13 @@ class Dispatcher:
     #: instead of printing. Namespaced so that no program's own ``logger`` can collide with it.
     asyncore_ng_logger: Optional[logging.Logger] = None
 
+    #: Bulk input (off by default; ``ASYNCORE_NG_BULK_INPUT=1`` turns it on for every class):
+    #: a channel whose ``recv()`` calls are answered in full reads up to 256 KiB ahead in one
+    #: system call, and the loop then hands it that input in a burst of ``handle_read`` calls
+    #: within one pass, its ``dispatcher_with_send`` replies going out in one system call.
+    #: Several ``handle_read`` calls in one pass is the one thing a program can observe.
+    ng_bulk_input = os.environ.get("ASYNCORE_NG_BULK_INPUT", "") not in ("", "0")
+
     #: Back-off of a listener whose ``accept()`` fails for lack of descriptors (EMFILE, ENFILE,
     #: ENOBUFS, ENOMEM): it stops being watched for this long, doubling up to the maximum, and
     #: is watched again as soon as any channel of its map closes.
@@ -223,6 +233,9 @@ class Dispatcher:
     _ng_socket_state = _SOCKET_READY
     _ng_reading_paused = False
     _ng_input_ended = False  # recv() saw the end of input (see BufferedOutput)
+    _ng_bulk = False  # recv() calls are answered in full: read ahead (see _ng_hold)
+    _ng_held: bytes = b""  # read ahead, not yet returned by recv()
+    _ng_held_pos = 0
     _ng_closed_by: Optional[int] = None  # the thread that called close()
     _ng_idle_timeout: Optional[float] = None
     _ng_idle_timer: Optional[TimerHandle] = None
@@ -598,8 +611,21 @@ class Dispatcher:
         return result
 
     def recv(self, buffer_size: int) -> bytes:
+        if self._ng_held:
+            return self._ng_take_held(buffer_size)
+        sock = self.socket
         try:
-            data: bytes = self.socket.recv(buffer_size)
+            if self._ng_bulk and type(sock) is socket.socket and 0 < buffer_size < READ_AHEAD:
+                data: bytes = sock.recv(READ_AHEAD)
+                if len(data) > buffer_size:
+                    self._ng_hold(data, buffer_size)
+                    data = data[:buffer_size]
+                elif len(data) < buffer_size:
+                    self._ng_bulk = False
+            else:
+                data = sock.recv(buffer_size)
+                if len(data) == buffer_size and type(sock) is socket.socket and self._ng_reads_in_bulk():
+                    self._ng_bulk = True  # the kernel had more: read ahead from now on
             if not data:
                 # End of input: the peer shut down its sending side (see BufferedOutput).
                 self._ng_input_ended = True
@@ -615,8 +641,60 @@ class Dispatcher:
             self._ng_note_activity()
         return data
 
+    # Read-ahead. A channel whose recv() calls are answered in full reads in bulk: the next
+    # recv() takes up to READ_AHEAD bytes from the kernel in one system call, returns what was
+    # asked for, and holds the rest; later calls are answered from it (never more than asked),
+    # and the channel is reported readable again without a kernel event while data is held.
+    # Only real sockets, and only through recv(): a class that reads self.socket directly
+    # never triggers it. Input order and end of input are unchanged (the kernel is asked
+    # again, and can report the end, only once the held data is gone).
+
+    def _ng_hold(self, data: bytes, taken: int) -> None:
+        self._ng_held = data
+        self._ng_held_pos = taken
+        registration = self._ng_registration
+        if registration is not None:
+            registration.ready_again()
+
+    def _ng_take_held(self, buffer_size: int) -> bytes:
+        held = self._ng_held
+        start = self._ng_held_pos
+        stop = start + buffer_size
+        if buffer_size <= 0:
+            return held[start:start]
+        if stop < len(held):
+            self._ng_held_pos = stop
+            return held[start:stop]
+        self._ng_held = b""
+        registration = self._ng_registration
+        if registration is not None:
+            registration.ready_again(False)  # used up: no report without a kernel event
+        return held[start:] if start else held
+
+    def _ng_reads_in_bulk(self) -> bool:
+        # Read-ahead is opt-in (ng_bulk_input, or ASYNCORE_NG_BULK_INPUT=1): its bursts change
+        # how many handle_read calls one pass makes, which a program can observe. It serves
+        # only channels that bursts serve (announced predicates): a channel asked every pass
+        # would trade system calls for passes, which costs more than it saves.
+        if not self.ng_bulk_input:
+            return False
+        registration = self._ng_registration
+        return registration is not None and not registration.polled
+
+    def _ng_pending_input(self) -> bool:
+        """Whether recv() would return data without asking the kernel (read-ahead)."""
+        return bool(self._ng_held)
+
+    def _ng_cork_output(self) -> None:
+        """A burst of handle_read calls begins (see asyncore_ng.loop): output may be held back
+        to go out in one system call when it ends. Channels without an output buffer don't."""
+
+    def _ng_uncork_output(self) -> None:
+        """The burst ended: send what was held back."""
+
     def close(self) -> None:
         self._ng_closed_by = _get_ident()
+        self._ng_held = b""
         self.connected = False
         self.accepting = False
         self.connecting = False

@@ -89,6 +89,9 @@ MapType = Dict[Any, Any]
 #: Seconds between two audits of a map for sockets closed behind the loop's back.
 AUDIT_INTERVAL = 1.0
 
+#: Most extra handle_read calls one burst makes (see "Bursts" in the module notes).
+BURST_READS = 64
+
 # What select(2) reports as readable, writable, exceptional (Linux fs/select.c: POLLIN_SET,
 # POLLOUT_SET, POLLEX_SET), in poll(2) bits.
 _SELECT_READABLE = READ | HUP | ERR
@@ -309,6 +312,41 @@ class Registration:
         """The channel's predicates may answer differently: ask them before the next wait."""
         self.binding.mark(self)
 
+    def ready_again(self, again: bool = True) -> None:
+        """The channel has input buffered in user space: report it readable on the next pass
+        without a kernel event (through the normal handlers and their error boundary); with
+        ``again=False``, withdraw that (the input was used up meanwhile)."""
+        watch = self.watch
+        if watch is not None:
+            if again:
+                watch.ready_again(READ)
+            else:
+                watch.clear_ready_again()
+
+    def _burst(self, obj: Any, hooks: Any) -> None:
+        # Input a channel read ahead (Dispatcher._ng_hold) is handed to it now, in one burst
+        # of handle_read calls, while its replies are corked into one send: see "Bursts" in
+        # the module notes. Only channels whose predicates are announced (no per-pass tick to
+        # honour) and only while the channel stays in the map, interested and unpaused.
+        pending = obj._ng_pending_input
+        if not pending():
+            return
+        obj._ng_cork_output()
+        try:
+            for _ in range(BURST_READS):
+                watch = self.watch
+                # (An announced change, such as pause_reading(), ends the burst: the interest
+                # is asked again before anything more is read.)
+                if self.dirty or not (
+                    self.active and watch is not None and watch.events & READ and pending()
+                ):
+                    break
+                if self.binding.map.get(self.key) is not obj:
+                    break
+                hooks.read(obj)
+        finally:
+            obj._ng_uncork_output()
+
     def predicates_replaced(self) -> None:
         """A predicate was assigned on the instance: ask it every pass from now on."""
         self.binding.make_polled(self)
@@ -339,6 +377,10 @@ class Registration:
             hooks.read(obj)
             if not self.active:
                 return
+            if self.verdict is not None and obj is self.channel:
+                self._burst(obj, hooks)
+                if not self.active:
+                    return
             obj = map_get(key)
         if bits & _SELECT_WRITABLE and interest & WRITE and obj is not None:
             hooks.write(obj)
@@ -368,6 +410,8 @@ class Registration:
             binding.drop_broken(self, "its descriptor was closed without close()")
             return
         binding.hooks.readwrite(obj, bits)
+        if bits & READ and self.verdict is not None and obj is self.channel and self.active:
+            self._burst(obj, binding.hooks)
         if self.rechecks and self.active:
             binding.mark(self)
 

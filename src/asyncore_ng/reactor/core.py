@@ -187,6 +187,11 @@ class Watch:
         if self.active:
             self._reactor._add_ready_again(self, bits)
 
+    def clear_ready_again(self) -> None:
+        """Withdraw a report requested by :meth:`ready_again` (the buffered data was used)."""
+        if self.active:
+            self._reactor._clear_ready_again(self)
+
     def __repr__(self) -> str:
         state = "" if self.active else " cancelled"
         return f"<Watch fd={self.fd} events={self.events:#x}{state}>"
@@ -533,6 +538,12 @@ class Reactor:
             if w.active:
                 self._ready_again[w] = self._ready_again.get(w, 0) | bits
         self.notify()
+
+    def _clear_ready_again(self, w: Watch) -> None:
+        if w in self._ready_again or w._latent:
+            with self._lock:
+                self._ready_again.pop(w, None)
+                w._latent = 0
 
     # -- errors ------------------------------------------------------------------------
 
