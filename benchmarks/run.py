@@ -173,6 +173,7 @@ class Peer:
     # harness meanwhile; the server is not pinned to one CPU; its CPU is summed over the workers.
     workers: int = 0
     tls: Optional[List[str]] = None  # the TLS echo server (scenarios of kind "tls")
+    env: Optional[Dict[str, str]] = None  # extra environment for the server
 
     def command(self, kind: str) -> Optional[List[str]]:
         if kind == "tls":
@@ -234,6 +235,11 @@ PEERS: List[Peer] = [
          tls=_ng("tls_echo.py", "--poll"),
          describe="asyncore-ng running the same asyncore/asynchat scripts, use_poll=True; "
                   "TLS: dispatcher_with_send with asyncore_ng.tls.TLSMixin"),
+    Peer("ng-3.13-bulk", "ng", "3.13", "py313-ng", _ng("asyncore_echo.py", "--poll"),
+         _ng("asynchat_line_echo.py", "--poll"), module_check=NG_RE,
+         env={"ASYNCORE_NG_BULK_INPUT": "1"},
+         describe="asyncore-ng, the same scripts with bulk input on (ASYNCORE_NG_BULK_INPUT=1: "
+                  "read-ahead, bursts of handle_read in one pass, corked replies)"),
     Peer("ng-3.13-select", "ng", "3.13", "py313-ng", _ng("asyncore_echo.py", "--select"),
          _ng("asynchat_line_echo.py", "--select"), module_check=NG_RE, default=False,
          describe="asyncore-ng, use_poll=False (select semantics, no FD_SETSIZE limit)"),
@@ -691,6 +697,8 @@ class Runner:
         self.counter += 1
         errpath = os.path.join(self.tmpdir, f"server-{self.counter}.err")
         errfile = open(errpath, "w+b")  # noqa: SIM115 (closed when the server is done)
+        if peer.env:
+            env = dict(os.environ if env is None else env, **peer.env)
         server = Server([*argv_prefix, *argv], cpu, errfile, env=env,
                         ready_timeout=ready_timeout, workers=peer.workers,
                         reservation=reservation)

@@ -10,9 +10,9 @@ import threading
 from typing import Any, Dict, List
 
 import pytest
+from conftest import run_until
 
 from asyncore_ng import loop as channels
-from conftest import run_until
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 
