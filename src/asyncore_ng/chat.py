@@ -30,13 +30,19 @@ from __future__ import annotations
 
 import logging
 import socket
-import weakref
 from collections import deque
 from operator import attrgetter
-from typing import Any, Callable, Iterable, List, Optional, Union
+from typing import Any, Iterable, List, Optional, Union
 
 from .buffered import BufferedOutput
-from .dispatcher import AnnouncedState, ChannelMapType, Dispatcher, _get_ident, _library_predicate
+from .dispatcher import (
+    AnnouncedState,
+    ChannelMapType,
+    Dispatcher,
+    _get_ident,
+    _library_predicate,
+    weak_callback,
+)
 from .framing import InputFramer, InputOverflow
 from .producers import CLOSE, Buffer, Entry, OutputQueue, Producer
 from .reactor.core import loop_threads
@@ -47,19 +53,6 @@ logger = logging.getLogger("asyncore_ng")
 
 #: What ``set_terminator`` accepts (``str`` only with ``use_encoding``).
 TerminatorArg = Union[bytes, bytearray, str, int, None]
-
-
-def _announcer(chat: AsyncChat) -> Callable[[], None]:
-    """The channel's announcement without a strong reference from the queue back to the chat
-    (a cycle would leave an unclosed channel's socket to the cycle collector, warning late)."""
-    ref = weakref.ref(chat)
-
-    def announce() -> None:
-        owner = ref()
-        if owner is not None:
-            owner._ng_announce()
-
-    return announce
 
 
 def _missing(channel: Any, name: str) -> AttributeError:
@@ -109,7 +102,7 @@ class AsyncChat(BufferedOutput):
     def _ng_set_fifo(self, entries: Iterable[Entry]) -> None:
         if not isinstance(entries, OutputQueue):
             entries = OutputQueue(entries)
-        entries.on_change = _announcer(self)
+        entries.on_change = weak_callback(self, "_ng_announce")
         self._ng_fifo = entries
         self._ng_announce()
 

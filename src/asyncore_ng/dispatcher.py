@@ -29,6 +29,7 @@ import os
 import socket
 import sys
 import threading
+import weakref
 from errno import errorcode
 from operator import attrgetter
 from typing import Any, Callable, Dict, Optional, Tuple, TypeVar, cast
@@ -138,6 +139,20 @@ class _PlainReadOnly:
         if obj is None:
             return self
         return self.compute(obj)
+
+
+def weak_callback(owner: Any, method: str) -> Callable[[], None]:
+    """A callable that calls ``owner.<method>()`` while ``owner`` lives, without keeping it
+    alive: buffers a channel owns report to it this way (a cycle would leave an unclosed
+    channel's socket to the cycle collector, warning late)."""
+    ref = weakref.ref(owner)
+
+    def call() -> None:
+        target = ref()
+        if target is not None:
+            getattr(target, method)()
+
+    return call
 
 
 # -- module helpers the stdlib had -------------------------------------------------------

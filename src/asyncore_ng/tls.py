@@ -86,7 +86,7 @@ from typing import Any, Callable, Optional, Tuple
 
 from .buffered import DispatcherWithSend
 from .chat import AsyncChat
-from .dispatcher import ChannelMapType, Dispatcher, state_predicate
+from .dispatcher import ChannelMapType, Dispatcher, state_predicate, weak_callback
 from .errnos import DISCONNECTED
 from .loop import guarded_call
 from .producers import CLOSE
@@ -472,18 +472,6 @@ class TLSSocket:
         raw.close()
 
 
-def _output_announcer(channel: TLSMixin) -> Callable[[], None]:
-    # Weak: the socket must not keep its channel alive (see asyncore_ng.chat._announcer).
-    ref = weakref.ref(channel)
-
-    def changed() -> None:
-        owner = ref()
-        if owner is not None:
-            owner._ng_tls_sync()
-
-    return changed
-
-
 _DEFAULT: Any = object()
 
 
@@ -598,7 +586,7 @@ class TLSMixin(Dispatcher):
         early = self._ng_tls_take_plain_input()
         if early:
             tls.take_input(early)
-        tls._on_output_change = _output_announcer(self)
+        tls._on_output_change = weak_callback(self, "_ng_tls_sync")
         self._ng_tls_hostname = server_hostname
         self._ng_tls_timeout = timeout
         self._ng_tls = tls

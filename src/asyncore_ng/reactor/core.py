@@ -733,9 +733,7 @@ class Reactor:
             for w, bits in pending:
                 if not w.active:
                     continue
-                if debug:
-                    self._dispatch_timed(w, bits, pending)
-                    continue
+                started = self.clock() if debug else 0.0
                 try:
                     w.callback(bits)
                 except PASSTHROUGH:
@@ -746,6 +744,9 @@ class Reactor:
                         self._requeue_synthetic(list(pending))
                         raise
                     self._watch_failed(w, exc)
+                if debug and not w.propagate_errors:
+                    # (A channel's own callback times its handlers and names them: see loop.)
+                    self.report_if_slow(started, f"watch callback {w.callback!r}")
         # 4. and 5.
         self.run_due()
 
@@ -810,23 +811,6 @@ class Reactor:
                         self._synthetic_events += 1
                 ready = list(merged.items())
         return ready
-
-    def _dispatch_timed(self, w: Watch, bits: int, pending: Iterator[Tuple[Watch, int]]) -> None:
-        # The dispatch of debug mode: the same boundary, timed (a channel's own callback times
-        # its handlers and names them; see the loop layer).
-        started = self.clock()
-        try:
-            w.callback(bits)
-        except PASSTHROUGH:
-            self._requeue_synthetic(list(pending))
-            raise
-        except Exception as exc:
-            if w.propagate_errors:
-                self._requeue_synthetic(list(pending))
-                raise
-            self._watch_failed(w, exc)
-        if not w.propagate_errors:
-            self.report_if_slow(started, f"watch callback {w.callback!r}")
 
     def _watch_failed(self, w: Watch, exc: Exception) -> None:
         self.call_exception_handler(
