@@ -72,6 +72,8 @@ PROTOCOL = {
     "_ng_file_wrapper",
     "_ng_default_map",
     "_ng_pending_input",
+    "_ng_held",
+    "_ng_overrides",
     "_ng_cork_output",
     "_ng_uncork_output",
 }

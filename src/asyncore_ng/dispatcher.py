@@ -71,25 +71,32 @@ class StatePredicate:
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
+    # Predicates assigned on an instance live in its ``_ng_overrides`` dict, not its __dict__:
+    # reading an instance's __dict__ turns its attributes into a plain dict, which slows every
+    # attribute access of that instance from then on (CPython 3.11+ keeps them inline).
+
     def __get__(self, obj: Any, cls: Optional[type] = None) -> Any:
         if obj is None:
             return self.func
-        override = obj.__dict__.get(self.name, _MISSING)
-        if override is not _MISSING:
-            return override
+        overrides = obj._ng_overrides
+        if overrides is not None and self.name in overrides:
+            return overrides[self.name]
         return self.func.__get__(obj, cls)
 
     def __set__(self, obj: Any, value: Any) -> None:
-        obj.__dict__[self.name] = value
-        registration = obj.__dict__.get("_ng_registration")
+        overrides = obj._ng_overrides
+        if overrides is None:
+            overrides = obj._ng_overrides = {}
+        overrides[self.name] = value
+        registration = obj._ng_registration
         if registration is not None:
             registration.predicates_replaced()
 
     def __delete__(self, obj: Any) -> None:
-        try:
-            del obj.__dict__[self.name]
-        except KeyError:
-            raise AttributeError(self.name) from None
+        overrides = obj._ng_overrides
+        if overrides is None or self.name not in overrides:
+            raise AttributeError(self.name)
+        del overrides[self.name]
 
 
 def state_predicate(func: F) -> F:
@@ -242,6 +249,7 @@ class Dispatcher:
     # The engine's own state: every name starts with _ng_ (reserved), with class defaults, so a
     # subclass initialised by other means (or not at all) never meets a missing attribute.
     _ng_registration: Optional[Registration] = None  # set by the loop while in a bound map
+    _ng_overrides: Optional[Dict[str, Any]] = None  # predicates assigned on the instance
     _ng_connected: Any = False
     _ng_accepting: Any = False
     _ng_connecting: Any = False
@@ -626,21 +634,10 @@ class Dispatcher:
         return result
 
     def recv(self, buffer_size: int) -> bytes:
-        if self._ng_held:
-            return self._ng_take_held(buffer_size)
-        sock = self.socket
+        if self._ng_bulk or self._ng_held:
+            return self._ng_recv_bulk(buffer_size)
         try:
-            if self._ng_bulk and type(sock) is socket.socket and 0 < buffer_size < READ_AHEAD:
-                data: bytes = sock.recv(READ_AHEAD)
-                if len(data) > buffer_size:
-                    self._ng_hold(data, buffer_size)
-                    data = data[:buffer_size]
-                elif len(data) < buffer_size:
-                    self._ng_bulk = False
-            else:
-                data = sock.recv(buffer_size)
-                if len(data) == buffer_size and type(sock) is socket.socket and self._ng_reads_in_bulk():
-                    self._ng_bulk = True  # the kernel had more: read ahead from now on
+            data: bytes = self.socket.recv(buffer_size)
             if not data:
                 # End of input: the peer shut down its sending side (see BufferedOutput).
                 self._ng_input_ended = True
@@ -652,17 +649,41 @@ class Dispatcher:
                     self._ng_peer_gone()
                 return b""
             raise
+        if len(data) == buffer_size and self.ng_bulk_input and self._ng_reads_in_bulk():
+            self._ng_bulk = True  # the kernel had more: read ahead from now on
         if self._ng_idle_timeout is not None:
             self._ng_note_activity()
         return data
 
-    # Read-ahead. A channel whose recv() calls are answered in full reads in bulk: the next
-    # recv() takes up to READ_AHEAD bytes from the kernel in one system call, returns what was
-    # asked for, and holds the rest; later calls are answered from it (never more than asked),
-    # and the channel is reported readable again without a kernel event while data is held.
-    # Only real sockets, and only through recv(): a class that reads self.socket directly
-    # never triggers it. Input order and end of input are unchanged (the kernel is asked
-    # again, and can report the end, only once the held data is gone).
+    def _ng_recv_bulk(self, buffer_size: int) -> bytes:
+        # recv() of a channel reading in bulk (see _ng_hold): from what is held, else one
+        # read of up to READ_AHEAD bytes whose rest is held.
+        if self._ng_held:
+            return self._ng_take_held(buffer_size)
+        sock = self.socket
+        if type(sock) is not socket.socket or not 0 < buffer_size < READ_AHEAD:
+            self._ng_bulk = False
+            return self.recv(buffer_size)
+        try:
+            data: bytes = sock.recv(READ_AHEAD)
+            if not data:
+                self._ng_input_ended = True
+                self.handle_close()
+                return b""
+        except OSError as why:
+            if why.errno in errnos.DISCONNECTED:
+                if not self._ng_closed_elsewhere():
+                    self._ng_peer_gone()
+                return b""
+            raise
+        if len(data) > buffer_size:
+            self._ng_hold(data, buffer_size)
+            data = data[:buffer_size]
+        elif len(data) < buffer_size:
+            self._ng_bulk = False
+        if self._ng_idle_timeout is not None:
+            self._ng_note_activity()
+        return data
 
     def _ng_hold(self, data: bytes, taken: int) -> None:
         self._ng_held = data
@@ -689,12 +710,10 @@ class Dispatcher:
     def _ng_reads_in_bulk(self) -> bool:
         # Read-ahead is opt-in (ng_bulk_input, or ASYNCORE_NG_BULK_INPUT=1): its bursts change
         # how many handle_read calls one pass makes, which a program can observe. It serves
-        # only channels that bursts serve (announced predicates): a channel asked every pass
-        # would trade system calls for passes, which costs more than it saves.
-        if not self.ng_bulk_input:
-            return False
+        # only real sockets, and channels that bursts serve (announced predicates): a channel
+        # asked every pass would trade system calls for passes, which costs more than it saves.
         registration = self._ng_registration
-        return registration is not None and not registration.polled
+        return type(self.socket) is socket.socket and registration is not None and not registration.polled
 
     def _ng_pending_input(self) -> bool:
         """Whether recv() would return data without asking the kernel (read-ahead)."""

@@ -236,7 +236,12 @@ class InputFramer:
         of the excess is delivered.
         """
         if data:
-            self.feed(data)
+            if self._pos >= len(self._buf) and type(data) is bytes:
+                self._buf = data  # nothing pending: the chunk as it is (feed's common case)
+                self._pos = 0
+                self._stalled = False
+            else:
+                self.feed(data)
         while True:
             buf = self._buf
             pos = self._pos

@@ -62,6 +62,20 @@ then exceptional, each skipped once the channel left the map. ``use_poll=True`` 
 READ|PRI if readable, WRITE if writable and not accepting; the raw bits go to ``readwrite()``,
 which closes the channel on hang-up or error. The kernel interface underneath is the same
 either way.
+
+Bursts
+------
+The stdlib makes at most one ``handle_read`` per channel per pass, and a program can observe
+it (``loop(count=1)``, the per-pass tick): so by default we do too. With bulk input on
+(``ng_bulk_input``, ``ASYNCORE_NG_BULK_INPUT=1``), a channel whose ``recv()`` calls are answered
+in full reads up to 256 KiB ahead in one system call (``Dispatcher._ng_hold``); that input is
+then handed to it in a *burst*: ``handle_read`` again and again within the pass, through the
+same ``read()`` and its error boundary, while it holds input, stays in the map, keeps its read
+interest and announces no change (``pause_reading()`` ends a burst), at most ``BURST_READS``
+times. Its replies are corked meanwhile (``_ng_cork_output``/``_ng_uncork_output``:
+``dispatcher_with_send`` sends them in one ``sendmsg``). Only channels with announced
+predicates burst: a class asked every pass keeps one ``handle_read`` per pass (its
+``readable()`` may be a tick that must see each), and so reads no more than asked.
 """
 
 from __future__ import annotations
@@ -324,13 +338,12 @@ class Registration:
                 watch.clear_ready_again()
 
     def _burst(self, obj: Any, hooks: Any) -> None:
-        # Input a channel read ahead (Dispatcher._ng_hold) is handed to it now, in one burst
-        # of handle_read calls, while its replies are corked into one send: see "Bursts" in
-        # the module notes. Only channels whose predicates are announced (no per-pass tick to
-        # honour) and only while the channel stays in the map, interested and unpaused.
+        # Input a channel read ahead (Dispatcher._ng_hold; ``_ng_held`` is truthy) is handed to
+        # it now, in one burst of handle_read calls, while its replies are corked into one
+        # send: see "Bursts" in the module notes. Only channels whose predicates are announced
+        # (no per-pass tick to honour) and only while the channel stays in the map, interested
+        # and unpaused.
         pending = obj._ng_pending_input
-        if not pending():
-            return
         obj._ng_cork_output()
         try:
             for _ in range(BURST_READS):
@@ -377,7 +390,7 @@ class Registration:
             hooks.read(obj)
             if not self.active:
                 return
-            if self.verdict is not None and obj is self.channel:
+            if self.verdict is not None and obj._ng_held and obj is self.channel:
                 self._burst(obj, hooks)
                 if not self.active:
                     return
@@ -410,7 +423,7 @@ class Registration:
             binding.drop_broken(self, "its descriptor was closed without close()")
             return
         binding.hooks.readwrite(obj, bits)
-        if bits & READ and self.verdict is not None and obj is self.channel and self.active:
+        if bits & READ and self.verdict is not None and obj._ng_held and obj is self.channel and self.active:
             self._burst(obj, binding.hooks)
         if self.rechecks and self.active:
             binding.mark(self)
@@ -578,8 +591,7 @@ class MapBinding:
         verdict = self._verdicts.get(cls)
         if verdict is None:
             verdict = self._verdicts[cls] = _ClassVerdict(cls)
-        instance_dict = getattr(reg.channel, "__dict__", {})
-        if verdict.announced and "readable" not in instance_dict and "writable" not in instance_dict:
+        if verdict.announced and not reg.channel._ng_overrides:  # (announced: our channel)
             reg.polled = False
             reg.verdict = verdict
             reg.rechecks = verdict.rechecks
