@@ -124,13 +124,13 @@ def panel(ax: Any, bars: List[Bar], which: str, label: str, stream: bool) -> Non
         )
     top = max(hi for _m, _lo, hi in stats) if stats else 1.0
     for y, (m, _lo, hi) in zip(ys, stats):
-        ax.text(hi + top * 0.02, y, fmt(m, unit), va="center", fontsize=8)
+        ax.text(hi + top * 0.02, y, fmt(m, unit), va="center", fontsize=9)
     ax.set_yticks(ys)
-    ax.set_yticklabels(names, fontsize=9)
+    ax.set_yticklabels(names, fontsize=10)
     ax.set_xlim(0, top * 1.22)
     if which == "value":
         ax.xaxis.set_major_formatter(lambda x, _pos: fmt(x, unit))
-    ax.set_xlabel(label, fontsize=9)
+    ax.set_xlabel(label, fontsize=10)
     ax.grid(axis="x", color="#e2e8f0", linewidth=0.8)
     ax.set_axisbelow(True)
     for side in ("top", "right"):
@@ -150,8 +150,8 @@ def scenario_figure(plt: Any, key: str, info: Dict[str, Any], bars: List[Bar], c
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, height), sharey=True)
     panel(left, bars, "value", rate_label, stream)
     panel(right, bars, "cpu", cpu_label, stream)
-    fig.suptitle(info.get("title", key), fontsize=11, x=0.01, ha="left")
-    fig.text(0.01, 0.01, "\n".join(lines), fontsize=7, color="#475569", ha="left", va="bottom")
+    fig.suptitle(info.get("title", key), fontsize=12, x=0.01, ha="left")
+    fig.text(0.01, 0.01, "\n".join(lines), fontsize=8, color="#475569", ha="left", va="bottom")
     fig.tight_layout(rect=(0, (0.16 + 0.14 * len(lines)) / height, 1, 0.97))
     return fig
 
@@ -180,7 +180,9 @@ def caption_of(data: Dict[str, Any]) -> str:
     ]
     if waited:
         parts.append(f"other processes' load: up to {100 * max(waited):.0f}% of a window waited for a CPU")
-    parts.append("asyncore-ng in orange; C echo server (hatched): the load generator's ceiling")
+    parts.append("asyncore-ng in orange")
+    if any("c-echo" in per_peer for per_peer in (data.get("timed") or {}).values()):
+        parts.append("C echo server (hatched): the load generator's ceiling")
     return "; ".join(parts)
 
 
