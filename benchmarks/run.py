@@ -50,6 +50,9 @@ SECTION_TITLE = "## Echo benchmarks (issue 4)"
 LOADGEN = os.path.join(BUILD_DIR, "loadgen")
 C_ECHO = os.path.join(BUILD_DIR, "c_echo")
 TLS_LOADGEN = os.path.join(BUILD_DIR, "tls_loadgen")
+PLOT_SCRIPT = os.path.join(BENCH_DIR, "plot.py")
+DOCS_PLOTS = os.path.join(ROOT, "docs", "img", "benchmarks")  # where --write puts the plots
+DOCS_VENV_PYTHON = os.path.join(ROOT, ".ci", "venvs", "docs", "bin", "python")  # scripts/docs.sh
 MIB = 1 << 20
 DISTURBED = 0.10  # a window in which server or client waited this long for a CPU is redone
 
@@ -1293,6 +1296,50 @@ def write_results(blocks: Dict[str, str]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Plots (benchmarks/plot.py, matplotlib): not needed by the measurements, so the interpreter
+# that draws them may be another one than this (the docs venv of scripts/docs.sh has it).
+# ---------------------------------------------------------------------------------------------
+def plot_python() -> Optional[str]:
+    """An interpreter that can import matplotlib: this one, else the docs venv; else None."""
+    candidates = [sys.executable]
+    if os.path.exists(DOCS_VENV_PYTHON):
+        candidates.append(DOCS_VENV_PYTHON)
+    for python in candidates:
+        status, _out = _run_quiet([python, "-c", "import matplotlib"], timeout=60)
+        if status == 0:
+            return python
+    return None
+
+
+def raw_context(scenarios: Sequence[Scenario], peers: Sequence[Peer], settings: Settings,
+                meta: Dict[str, str]) -> Dict[str, Any]:
+    """What the saved JSON carries beside the samples, so that it can be read on its own."""
+    return {
+        "meta": meta,
+        "settings": vars(settings),
+        "scenarios": {sc.key: {"title": scenario_title(sc, settings), "unit": sc.unit,
+                               "kind": sc.kind, "mode": sc.mode} for sc in scenarios},
+        "peers": {p.name: {"family": p.family, "interp": p.interp, "describe": p.describe,
+                           "workers": p.workers} for p in peers},
+    }
+
+
+def draw_plots(python: str, raw: Dict[str, Any], out_dir: str) -> bool:
+    """Save ``raw`` as ``out_dir/results.json`` and draw the plots from it; True if done."""
+    os.makedirs(out_dir, exist_ok=True)
+    data = os.path.join(out_dir, "results.json")
+    with open(data, "w") as f:
+        json.dump(raw, f, indent=1, default=str)
+        f.write("\n")
+    status, out = _run_quiet([python, PLOT_SCRIPT, data, "--out", out_dir], timeout=300)
+    if status != 0:
+        log(f"plots failed: {_tail(out, 10)}")
+        return False
+    log(f"plots drawn into {os.path.relpath(out_dir, os.getcwd())} (from results.json there)")
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------------------------
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -1315,6 +1362,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--write", action="store_true",
                         help="rewrite the 'Echo benchmarks (issue 4)' section of RESULTS.md")
     parser.add_argument("--json", metavar="PATH", help="also save the raw samples as JSON")
+    parser.add_argument("--plot", metavar="DIR",
+                        help="also draw PNG plots of the timed results into DIR, with the JSON "
+                             "they are drawn from (benchmarks/plot.py, needs matplotlib); "
+                             "--write does it into docs/img/benchmarks")
     return parser.parse_args(argv)
 
 
@@ -1376,6 +1427,20 @@ def main(argv: Sequence[str]) -> int:
     atexit.register(reap_all)
     started = time.monotonic()
 
+    # Plots: asked for (--plot DIR), or part of --write (docs/img/benchmarks), for timed runs.
+    plot_dir = args.plot or (DOCS_PLOTS if args.write else None)
+    plotter = None
+    if plot_dir and not args.instructions:
+        plotter = plot_python()
+        if plotter is None:
+            why = ("no interpreter here imports matplotlib (scripts/docs.sh makes "
+                   ".ci/venvs/docs with it, or pip install matplotlib)")
+            if args.plot:
+                raise SystemExit(f"--plot: {why}")
+            log(f"note: the plots in docs/img/benchmarks will not be redrawn: {why}")
+    elif args.plot:
+        log("note: --plot draws timed results only; --instructions has none")
+
     if args.instructions:
         if not shutil.which("valgrind"):
             raise SystemExit("--instructions needs valgrind (callgrind)")
@@ -1412,6 +1477,7 @@ def main(argv: Sequence[str]) -> int:
             blocks["timed"] = render_timed(results, scenarios, peers, settings, meta)
             raw["timed"] = {sc: {p: [vars(x) for x in xs] for p, xs in per.items()}
                             for sc, per in results.items()}
+        raw.update(raw_context(scenarios, peers, settings, meta))
     reap_all()
     for text in blocks.values():
         sys.stdout.write("\n" + text)
@@ -1422,7 +1488,8 @@ def main(argv: Sequence[str]) -> int:
             json.dump(raw, f, indent=1, default=str)
     if args.write:
         write_results(blocks)
-    return 0
+    drawn = plotter is None or not plot_dir or "timed" not in raw or draw_plots(plotter, raw, plot_dir)
+    return 0 if drawn else 1
 
 
 if __name__ == "__main__":
