@@ -30,7 +30,9 @@ FULL_RUNS = {(3, 8), (3, 11), (3, 13)}
 @pytest.fixture(scope="module")
 def oracle() -> str:
     if sys.version_info[:2] not in FULL_RUNS and os.environ.get("ASYNCORE_NG_DIFF_ALL") != "1":
-        pytest.skip("differential scenarios run on 3.8, 3.11 and 3.13 in CI (ASYNCORE_NG_DIFF_ALL=1: here too)")
+        pytest.skip(
+            "differential scenarios run on 3.8, 3.11 and 3.13 in CI (ASYNCORE_NG_DIFF_ALL=1: here too)"
+        )
     python, why = harness.find_oracle()
     if python is None:
         print(f"\nSKIP differential tests: {why}")
