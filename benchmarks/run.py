@@ -49,6 +49,10 @@ RESULTS_MD = os.path.join(BENCH_DIR, "RESULTS.md")
 SECTION_TITLE = "## Echo benchmarks (issue 4)"
 LOADGEN = os.path.join(BUILD_DIR, "loadgen")
 C_ECHO = os.path.join(BUILD_DIR, "c_echo")
+TLS_LOADGEN = os.path.join(BUILD_DIR, "tls_loadgen")
+PLOT_SCRIPT = os.path.join(BENCH_DIR, "plot.py")
+DOCS_PLOTS = os.path.join(ROOT, "docs", "img", "benchmarks")  # where --write puts the plots
+DOCS_VENV_PYTHON = os.path.join(ROOT, ".ci", "venvs", "docs", "bin", "python")  # scripts/docs.sh
 MIB = 1 << 20
 DISTURBED = 0.10  # a window in which server or client waited this long for a CPU is redone
 
@@ -128,7 +132,7 @@ class Settings:
 class Scenario:
     key: str
     title: str
-    kind: str  # "echo" (dispatcher_with_send echo) or "line" (async_chat line echo)
+    kind: str  # "echo" (dispatcher_with_send echo), "line" (async_chat line echo), "tls" (TLS echo)
     mode: str  # loadgen mode
     conns: int = 1
     idle: int = 0
@@ -147,6 +151,10 @@ SCENARIOS: List[Scenario] = [
              unit="MB"),
     Scenario("S6", "S6: 100 connections of line echo (async_chat, asyncio line Protocol)",
              "line", "line", 100),
+    # TLS (issue #10): tls_loadgen.c (OpenSSL, TLS 1.3) against TLS echo servers.
+    Scenario("T2", "T2: 100 TLS connections, 64-byte ping-pong", "tls", "pingpong", 100),
+    Scenario("T5", "T5: one TLS connection streaming {mib} MiB both ways", "tls", "stream",
+             unit="MB"),
 ]
 
 
@@ -167,10 +175,13 @@ class Peer:
     # Worker processes (`asyncore-ng run --workers N`): the script gets a fixed port, held by the
     # harness meanwhile; the server is not pinned to one CPU; its CPU is summed over the workers.
     workers: int = 0
-    # Environment variables the server gets (ASYNCORE_NG_BACKEND for the asyncio bridge peers).
+    tls: Optional[List[str]] = None  # the TLS echo server (scenarios of kind "tls")
+    # Extra environment for the server (ASYNCORE_NG_BACKEND for the asyncio bridge peers).
     env: Optional[Dict[str, str]] = None
 
     def command(self, kind: str) -> Optional[List[str]]:
+        if kind == "tls":
+            return self.tls
         return self.echo if kind == "echo" else self.line
 
 
@@ -200,9 +211,11 @@ PEERS: List[Peer] = [
     Peer("selectors-3.13", "selectors", "3.13", "py313", _script("selectors_echo.py"), None,
          describe="minimal hand-written selectors loop (the pure-Python floor)"),
     Peer("asyncio-3.11", "asyncio", "3.11", "py311", _script("asyncio_echo.py"),
-         _script("asyncio_line_echo.py"), describe="asyncio Protocol echo / line Protocol"),
+         _script("asyncio_line_echo.py"), tls=_script("asyncio_tls_echo.py"),
+         describe="asyncio Protocol echo / line Protocol; TLS: asyncio.start_server(ssl=...)"),
     Peer("asyncio-3.13", "asyncio", "3.13", "py313", _script("asyncio_echo.py"),
-         _script("asyncio_line_echo.py"), describe="asyncio Protocol echo / line Protocol"),
+         _script("asyncio_line_echo.py"), tls=_script("asyncio_tls_echo.py"),
+         describe="asyncio Protocol echo / line Protocol; TLS: asyncio.start_server(ssl=...)"),
     Peer("uvloop-3.13", "uvloop", "3.13", "py313", _script("asyncio_echo.py", "--uvloop"),
          _script("asyncio_line_echo.py", "--uvloop"),
          describe="the asyncio Protocols on uvloop"),
@@ -218,10 +231,19 @@ PEERS: List[Peer] = [
          describe="pyasyncore/pyasynchat (verbatim copies), loop(use_poll=True)"),
     Peer("ng-3.11", "ng", "3.11", "py311", _ng("asyncore_echo.py", "--poll"),
          _ng("asynchat_line_echo.py", "--poll"), module_check=NG_RE,
-         describe="asyncore-ng running the same asyncore/asynchat scripts, use_poll=True"),
+         tls=_ng("tls_echo.py", "--poll"),
+         describe="asyncore-ng running the same asyncore/asynchat scripts, use_poll=True; "
+                  "TLS: dispatcher_with_send with asyncore_ng.tls.TLSMixin"),
     Peer("ng-3.13", "ng", "3.13", "py313-ng", _ng("asyncore_echo.py", "--poll"),
          _ng("asynchat_line_echo.py", "--poll"), module_check=NG_RE,
-         describe="asyncore-ng running the same asyncore/asynchat scripts, use_poll=True"),
+         tls=_ng("tls_echo.py", "--poll"),
+         describe="asyncore-ng running the same asyncore/asynchat scripts, use_poll=True; "
+                  "TLS: dispatcher_with_send with asyncore_ng.tls.TLSMixin"),
+    Peer("ng-3.13-bulk", "ng", "3.13", "py313-ng", _ng("asyncore_echo.py", "--poll"),
+         _ng("asynchat_line_echo.py", "--poll"), module_check=NG_RE,
+         env={"ASYNCORE_NG_BULK_INPUT": "1"},
+         describe="asyncore-ng, the same scripts with bulk input on (ASYNCORE_NG_BULK_INPUT=1: "
+                  "read-ahead, bursts of handle_read in one pass, corked replies)"),
     Peer("ng-3.13-select", "ng", "3.13", "py313-ng", _ng("asyncore_echo.py", "--select"),
          _ng("asynchat_line_echo.py", "--select"), module_check=NG_RE, default=False,
          describe="asyncore-ng, use_poll=False (select semantics, no FD_SETSIZE limit)"),
@@ -372,6 +394,16 @@ def build_c() -> None:
             raise SystemExit(f"building {source} failed:\n{out}")
         if out.strip():
             log(f"compiler output for {source}:\n{out}")
+    # The TLS load generator needs OpenSSL's headers and libraries; without them the TLS
+    # scenarios report that instead of a number.
+    source = os.path.join(BENCH_DIR, "tls_loadgen.c")
+    if os.path.exists(TLS_LOADGEN) and os.path.getmtime(TLS_LOADGEN) >= os.path.getmtime(source):
+        return
+    log(f"building {os.path.relpath(TLS_LOADGEN, ROOT)}")
+    status, out = _run_quiet([cc, "-O2", "-Wall", "-Wextra", "-o", TLS_LOADGEN, source, "-lssl",
+                              "-lcrypto"], 120)
+    if status != 0:
+        log(f"building {source} failed (OpenSSL headers missing?): {_tail(out)}")
 
 
 def ensure_venvs(env: Environment, needed: Sequence[str]) -> None:
@@ -616,8 +648,10 @@ def explain_failure(stderr: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def run_loadgen(args: Sequence[str], timeout: float) -> Dict[str, Any]:
-    proc = spawn([LOADGEN, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+def run_loadgen(args: Sequence[str], timeout: float, binary: str = LOADGEN) -> Dict[str, Any]:
+    if not os.path.exists(binary):
+        return {"ok": False, "error": f"{os.path.basename(binary)} was not built"}
+    proc = spawn([binary, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                  stdin=subprocess.DEVNULL)
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -651,12 +685,31 @@ class Runner:
         command = peer.command(kind)
         if command is None:
             return None, f"no {kind} server"
+        if kind == "tls":
+            certfile, keyfile = self.tls_files()
+            if not certfile:
+                return None, keyfile  # (the reason)
+            command = [*command, "--certfile", certfile, "--keyfile", keyfile]
         if peer.venv is None:
             return list(command), None
         python, why = self.env.python_for(peer)
         if python is None:
             return None, why
         return [python, *command], None
+
+    def tls_files(self) -> Tuple[str, str]:
+        """A self-signed EC certificate and key for the TLS servers, made once per run with the
+        openssl command (``("", reason)`` if that fails)."""
+        certfile = os.path.join(self.tmpdir, "tls-cert.pem")
+        keyfile = os.path.join(self.tmpdir, "tls-key.pem")
+        if not os.path.exists(keyfile):
+            status, out = _run_quiet(
+                ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                 "-keyout", keyfile, "-out", certfile], 60)
+            if status != 0:
+                return "", "cannot make a certificate with openssl: " + _tail(out)
+        return certfile, keyfile
 
     def start(self, peer: Peer, kind: str, env: Optional[Dict[str, str]] = None,
               argv_prefix: Sequence[str] = (), cpu: Optional[int] = None,
@@ -670,11 +723,11 @@ class Runner:
             reservation = reserve_port()
             argv += ["--port", str(reservation.getsockname()[1])]
             cpu = None  # the workers spread over the CPUs
-        if peer.env:
-            env = {**(env if env is not None else os.environ), **peer.env}
         self.counter += 1
         errpath = os.path.join(self.tmpdir, f"server-{self.counter}.err")
         errfile = open(errpath, "w+b")  # noqa: SIM115 (closed when the server is done)
+        if peer.env:
+            env = dict(os.environ if env is None else env, **peer.env)
         server = Server([*argv_prefix, *argv], cpu, errfile, env=env,
                         ready_timeout=ready_timeout, workers=peer.workers,
                         reservation=reservation)
@@ -719,7 +772,8 @@ class Runner:
                 deadline += s.accept_cap + 30.0
         args += ["--deadline", str(deadline)]
         try:
-            result = run_loadgen(args, deadline + 15.0)
+            result = run_loadgen(args, deadline + 15.0,
+                                 TLS_LOADGEN if scenario.kind == "tls" else LOADGEN)
             alive = server.proc.poll() is None
         finally:
             server.stop()
@@ -1059,7 +1113,8 @@ def target_checks(results: Results, peers: Sequence[Peer]) -> List[Check]:
         checks.append(Check(peer, target, f"{ratio:.2f}x", ok))
 
     for peer in peers:
-        if peer.family != "ng" or not peer.default or peer.env:  # (issue 4's targets: our reactor)
+        if peer.family != "ng" or not peer.default or "ASYNCORE_NG_BACKEND" in (peer.env or {}):
+            # (issue 4's targets are our own reactor's, not the asyncio bridge's)
             continue
         aio, core, sel = (ASYNCIO_REF.get(peer.interp), ASYNCORE_REF.get(peer.interp),
                           SELECTORS_REF.get(peer.interp))
@@ -1270,6 +1325,50 @@ def write_results(blocks: Dict[str, str]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Plots (benchmarks/plot.py, matplotlib): not needed by the measurements, so the interpreter
+# that draws them may be another one than this (the docs venv of scripts/docs.sh has it).
+# ---------------------------------------------------------------------------------------------
+def plot_python() -> Optional[str]:
+    """An interpreter that can import matplotlib: this one, else the docs venv; else None."""
+    candidates = [sys.executable]
+    if os.path.exists(DOCS_VENV_PYTHON):
+        candidates.append(DOCS_VENV_PYTHON)
+    for python in candidates:
+        status, _out = _run_quiet([python, "-c", "import matplotlib"], timeout=60)
+        if status == 0:
+            return python
+    return None
+
+
+def raw_context(scenarios: Sequence[Scenario], peers: Sequence[Peer], settings: Settings,
+                meta: Dict[str, str]) -> Dict[str, Any]:
+    """What the saved JSON carries beside the samples, so that it can be read on its own."""
+    return {
+        "meta": meta,
+        "settings": vars(settings),
+        "scenarios": {sc.key: {"title": scenario_title(sc, settings), "unit": sc.unit,
+                               "kind": sc.kind, "mode": sc.mode} for sc in scenarios},
+        "peers": {p.name: {"family": p.family, "interp": p.interp, "describe": p.describe,
+                           "workers": p.workers} for p in peers},
+    }
+
+
+def draw_plots(python: str, raw: Dict[str, Any], out_dir: str) -> bool:
+    """Save ``raw`` as ``out_dir/results.json`` and draw the plots from it; True if done."""
+    os.makedirs(out_dir, exist_ok=True)
+    data = os.path.join(out_dir, "results.json")
+    with open(data, "w") as f:
+        json.dump(raw, f, indent=1, default=str)
+        f.write("\n")
+    status, out = _run_quiet([python, PLOT_SCRIPT, data, "--out", out_dir], timeout=300)
+    if status != 0:
+        log(f"plots failed: {_tail(out, 10)}")
+        return False
+    log(f"plots drawn into {os.path.relpath(out_dir, os.getcwd())} (from results.json there)")
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------------------------
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -1292,6 +1391,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--write", action="store_true",
                         help="rewrite the 'Echo benchmarks (issue 4)' section of RESULTS.md")
     parser.add_argument("--json", metavar="PATH", help="also save the raw samples as JSON")
+    parser.add_argument("--plot", metavar="DIR",
+                        help="also draw PNG plots of the timed results into DIR, with the JSON "
+                             "they are drawn from (benchmarks/plot.py, needs matplotlib); "
+                             "--write does it into docs/img/benchmarks")
     return parser.parse_args(argv)
 
 
@@ -1353,6 +1456,20 @@ def main(argv: Sequence[str]) -> int:
     atexit.register(reap_all)
     started = time.monotonic()
 
+    # Plots: asked for (--plot DIR), or part of --write (docs/img/benchmarks), for timed runs.
+    plot_dir = args.plot or (DOCS_PLOTS if args.write else None)
+    plotter = None
+    if plot_dir and not args.instructions:
+        plotter = plot_python()
+        if plotter is None:
+            why = ("no interpreter here imports matplotlib (scripts/docs.sh makes "
+                   ".ci/venvs/docs with it, or pip install matplotlib)")
+            if args.plot:
+                raise SystemExit(f"--plot: {why}")
+            log(f"note: the plots in docs/img/benchmarks will not be redrawn: {why}")
+    elif args.plot:
+        log("note: --plot draws timed results only; --instructions has none")
+
     if args.instructions:
         if not shutil.which("valgrind"):
             raise SystemExit("--instructions needs valgrind (callgrind)")
@@ -1389,6 +1506,7 @@ def main(argv: Sequence[str]) -> int:
             blocks["timed"] = render_timed(results, scenarios, peers, settings, meta)
             raw["timed"] = {sc: {p: [vars(x) for x in xs] for p, xs in per.items()}
                             for sc, per in results.items()}
+        raw.update(raw_context(scenarios, peers, settings, meta))
     reap_all()
     for text in blocks.values():
         sys.stdout.write("\n" + text)
@@ -1399,7 +1517,8 @@ def main(argv: Sequence[str]) -> int:
             json.dump(raw, f, indent=1, default=str)
     if args.write:
         write_results(blocks)
-    return 0
+    drawn = plotter is None or not plot_dir or "timed" not in raw or draw_plots(plotter, raw, plot_dir)
+    return 0 if drawn else 1
 
 
 if __name__ == "__main__":

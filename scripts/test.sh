@@ -3,11 +3,12 @@
 # own venv under .ci/venvs/ with the package installed from this checkout (not editable, as users
 # get it), then ruff and mypy --strict on the 3.13 venv, then the wheel check (scripts/wheel_check.py:
 # the sdist and the wheel built once, the wheel installed into fresh venvs on CPython 3.8 and 3.13
-# and a legacy script run through plain `import asyncore`; WHEEL_CHECK=0 skips it).  On 3.13 the venv
-# also gets uvloop (the optional extra) and CPython's asyncore/asynchat suites run again with
-# ASYNCORE_NG_BACKEND=asyncio and =uvloop (a skip saying why where uvloop does not install).  3.11 and 3.13
-# are required: the run fails without them.  PYTHONS="3.13 3.11" narrows the set for a quick local
-# run; extra arguments go to pytest.
+# and a legacy script run through plain `import asyncore`; WHEEL_CHECK=0 skips it), then the docs
+# site (scripts/docs.sh: mkdocs build --strict into site/ and a check of its links, in its own venv
+# on CPython 3.13; DOCS=0 skips it).  On 3.13 the venv also gets uvloop (the optional extra) and
+# CPython's asyncore/asynchat suites run again with ASYNCORE_NG_BACKEND=asyncio and =uvloop (a skip
+# saying why where uvloop does not install).  3.11 and 3.13 are required: the run fails without
+# them.  PYTHONS="3.13 3.11" narrows the set for a quick local run; extra arguments go to pytest.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -74,6 +75,13 @@ elif [ -n "$venv313_python" ]; then
         || failed+=("wheel")
 else
     echo "skip: wheel check (it runs from the CPython 3.13 venv, not set up in this run)"
+fi
+
+if [ "${DOCS:-1}" = 0 ]; then
+    echo "skip: docs site (DOCS=0)"
+else
+    echo "=== docs site: scripts/docs.sh (mkdocs build --strict into site/, every internal link checked)"
+    scripts/docs.sh || failed+=("docs")
 fi
 
 if [ ${#failed[@]} -ne 0 ]; then

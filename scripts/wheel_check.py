@@ -50,6 +50,8 @@ SDIST_MUST_HAVE = [
     "src/asyncore_ng/__init__.py",
     "src/asyncore_ng/cli.py",
     "docs/compat.md",
+    "docs/index.md",
+    "mkdocs.yml",
     "examples/echo_server.py",
     "tests/conftest.py",
     "tests/test_cli.py",

@@ -26,7 +26,8 @@ from asyncore_ng.framing import InputFramer, InputOverflow, find_prefix_at_end
 
 
 class ModelChat(ScriptRecorder):
-    """The framer driven exactly as ``async_chat.handle_read`` drives it."""
+    """The framer driven exactly as ``async_chat.handle_read`` drives it: each read is handed
+    to ``deliver``, which calls this recorder's hooks."""
 
     def __init__(self, script: Sequence[Message], limit: Optional[int] = None) -> None:
         self.framer = InputFramer()
@@ -34,19 +35,29 @@ class ModelChat(ScriptRecorder):
         self.start(script)
 
     def receive(self, chunk: bytes) -> None:
-        more = self.framer.feed(chunk)
-        while more:
-            terminator = self.get_terminator()
-            step = self.framer.next_step(terminator, self.limit)
-            if step is None:
-                return
-            data, found, more = step
-            if data:
-                self.collect_incoming_data(data)
-            if isinstance(terminator, int) and terminator:
-                self.terminator = 0 if found else terminator - len(data)
-            if found:
-                self.found_terminator()
+        self.framer.deliver(self, chunk, self.limit)
+
+
+class Steps:
+    """A receiver for the framer on its own: terminators in turn (the next one after each
+    found terminator), and what it was handed, in order."""
+
+    def __init__(self, *terminators: Terminator) -> None:
+        self.terminators = list(terminators)
+        self.terminator = self.terminators.pop(0)
+        self.got: List[Any] = []
+
+    def get_terminator(self) -> Terminator:
+        return self.terminator
+
+    def collect_incoming_data(self, data: bytes) -> None:
+        assert data
+        self.got.append(data)
+
+    def found_terminator(self) -> None:
+        self.got.append("found")
+        if self.terminators:
+            self.terminator = self.terminators.pop(0)
 
 
 def play(script: Sequence[Message], chunks: Sequence[bytes], **kwargs: Any) -> ModelChat:
@@ -88,101 +99,131 @@ def test_examples(name: str, chunking: str) -> None:
 @pytest.mark.parametrize("terminator", [None, b"", 0])
 def test_false_terminator_collects_everything(terminator: Terminator) -> None:
     for chunks in whole_and_bytewise(b"no\nframing\r\nhere"):
-        framer = InputFramer()
-        got = []
+        framer, chat = InputFramer(), Steps(terminator)
         for chunk in chunks:
-            framer.feed(chunk)
-            step = framer.next_step(terminator)
-            while step is not None:
-                data, found, _ = step
-                assert not found
-                got.append(data)
-                step = framer.next_step(terminator)
-        assert b"".join(got) == b"no\nframing\r\nhere"
+            framer.deliver(chat, chunk)
+        assert "found" not in chat.got
+        assert b"".join(chat.got) == b"no\nframing\r\nhere"
 
 
 def test_split_terminator_is_held_and_the_rest_delivered_at_once() -> None:
-    framer = InputFramer()
-    framer.feed(b"abc\r\n.")
-    assert framer.next_step(b"\r\n.\r\n") == (b"abc", False, False)
-    assert framer.next_step(b"\r\n.\r\n") is None
+    framer, chat = InputFramer(), Steps(b"\r\n.\r\n", b"\r\n.\r\n")
+    framer.deliver(chat, b"abc\r\n.")
+    assert chat.got == [b"abc"]
     assert framer.pending == b"\r\n."  # only the possible beginning of the terminator
-    framer.feed(b"\r")
-    assert framer.next_step(b"\r\n.\r\n") is None
-    framer.feed(b"\nnext")
-    assert framer.next_step(b"\r\n.\r\n") == (b"", True, True)
-    assert framer.next_step(b"\r\n.\r\n") == (b"next", False, False)
+    framer.deliver(chat, b"\r")
+    assert chat.got == [b"abc"]
+    framer.deliver(chat, b"\nnext")
+    assert chat.got == [b"abc", "found", b"next"]
 
 
 def test_false_start_of_a_terminator_is_data() -> None:
-    framer = InputFramer()
-    framer.feed(b"ab\r")
-    assert framer.next_step(b"\r\n") == (b"ab", False, False)
-    assert framer.next_step(b"\r\n") is None
-    framer.feed(b"x\r\n")
-    assert framer.next_step(b"\r\n") == (b"\rx", True, False)
+    framer, chat = InputFramer(), Steps(b"\r\n")
+    framer.deliver(chat, b"ab\r")
+    assert chat.got == [b"ab"]
+    framer.deliver(chat, b"x\r\n")
+    assert chat.got == [b"ab", b"\rx", "found"]
 
 
 def test_new_terminator_applies_to_held_bytes() -> None:
     # The held b"\r" is a possible start of b"\r\n", not of b"X": a changed terminator
-    # must see it as data without new input (the stdlib re-examined its buffer too).
-    framer = InputFramer()
-    framer.feed(b"data\r")
-    assert framer.next_step(b"\r\n") == (b"data", False, False)
-    assert framer.next_step(b"\r\n") is None
-    assert framer.next_step(b"X") == (b"\r", False, False)
+    # must see it as data without new input (the stdlib re-examined its buffer too, on its
+    # next handle_read, even one that read nothing).
+    framer, chat = InputFramer(), Steps(b"\r\n")
+    framer.deliver(chat, b"data\r")
+    assert chat.got == [b"data"]
+    chat.terminator = b"X"
+    framer.deliver(chat, b"")
+    assert chat.got == [b"data", b"\r"]
 
 
 def test_terminator_change_after_partial_use_of_held_bytes() -> None:
     # A byte count eats part of a tail held for b"abc"; back on b"abc", what is left
     # (b"b") can no longer start the terminator and must be delivered.
-    framer = InputFramer()
-    framer.feed(b"xab")
-    assert framer.next_step(b"abc") == (b"x", False, False)
-    assert framer.next_step(b"abc") is None
-    assert framer.next_step(1) == (b"a", True, True)
-    assert framer.next_step(b"abc") == (b"b", False, False)
+    framer, chat = InputFramer(), Steps(b"abc")
+    framer.deliver(chat, b"xab")
+    assert chat.got == [b"x"]
+    chat.terminator, chat.terminators = 1, [b"abc"]
+    framer.deliver(chat, b"")
+    assert chat.got == [b"x", b"a", "found", b"b"]
 
 
 def test_feed_says_whether_input_is_pending() -> None:
     framer = InputFramer()
     assert framer.feed(b"") is False
     assert framer.feed(b"a\r") is True
-    assert framer.next_step(b"\r\n") == (b"a", False, False)
+    framer.deliver(Steps(b"\r\n"), b"")
     assert framer.feed(b"") is True  # the held b"\r": a new terminator may release it
-    assert framer.next_step(b"\r\n") is None
-    assert framer.next_step(None) == (b"\r", False, False)
+    framer.deliver(Steps(None), b"")
     assert framer.feed(b"") is False
 
 
 def test_byte_count_across_reads() -> None:
-    framer = InputFramer()
-    framer.feed(b"hel")
-    assert framer.next_step(5) == (b"hel", False, False)
-    framer.feed(b"lo!")
-    assert framer.next_step(2) == (b"lo", True, True)
-    assert framer.next_step(0) == (b"!", False, False)
+    framer, chat = InputFramer(), Steps(5, 0)
+    framer.deliver(chat, b"hel")
+    assert chat.got == [b"hel"] and chat.terminator == 2  # counted down, as the stdlib did
+    framer.deliver(chat, b"lo!")
+    assert chat.got == [b"hel", b"lo", "found", b"!"]
 
 
-def test_reset_replaces_pending_input() -> None:
+def test_pending_input_replaced_inside_found_terminator() -> None:
     framer = InputFramer()
-    framer.feed(b"one\ntwo\n")
-    assert framer.next_step(b"\n") == (b"one", True, True)
-    assert framer.pending == b"two\n"
-    framer.reset(b"x\n")
-    assert framer.next_step(b"\n") == (b"x", True, False)
-    framer.reset()
-    assert framer.next_step(b"\n") is None
+
+    class Replacing(Steps):
+        def found_terminator(self) -> None:
+            super().found_terminator()
+            if self.got.count("found") == 1:
+                assert framer.pending == b"two\n"  # what follows the terminator
+                framer.reset(b"x\n")
+
+    chat = Replacing(b"\n", b"\n", b"\n")
+    framer.deliver(chat, b"one\ntwo\n")
+    assert chat.got == [b"one", "found", b"x", "found"]
     assert len(framer) == 0
+
+
+def test_pending_input_inside_collect_incoming_data_and_replaced_there() -> None:
+    # Inside collect_incoming_data the stdlib's buffer still held the data being collected;
+    # a replacement made there had the stdlib's cut (past the terminator) applied to it.
+    framer = InputFramer()
+    seen: List[bytes] = []
+
+    class Peeking(Steps):
+        def collect_incoming_data(self, data: bytes) -> None:
+            seen.append(framer.pending)
+            super().collect_incoming_data(data)
+            if data == b"ab":
+                framer.reset(b"12345")
+
+    chat = Peeking(b"\n", b"\n")
+    framer.deliver(chat, b"ab\ncd\n")
+    assert seen == [b"ab\ncd\n", b"45"]
+    assert chat.got == [b"ab", "found", b"45"]  # b"12345"[len(b"ab\n"):]: the stdlib's cut
+
+
+def test_an_exception_in_a_hook_leaves_the_rest_pending() -> None:
+    framer = InputFramer()
+
+    class Failing(Steps):
+        def found_terminator(self) -> None:
+            super().found_terminator()
+            if self.got.count("found") == 2:
+                raise RuntimeError("from found_terminator")
+
+    chat = Failing(b"\n", b"\n", b"\n", b"\n")
+    with pytest.raises(RuntimeError):
+        framer.deliver(chat, b"a\nb\nc\nd\n")
+    assert framer.pending == b"c\nd\n"
+    framer.deliver(chat, b"")  # the next read
+    assert chat.got == [b"a", "found", b"b", "found", b"c", "found", b"d", "found"]
 
 
 def test_bad_terminators() -> None:
     framer = InputFramer()
-    framer.feed(b"data")
-    with pytest.raises(TypeError, match="terminator must be bytes"):
-        framer.next_step("\n")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        framer.deliver(Steps("\n"), b"data")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="negative"):
-        framer.next_step(-1)
+        framer.deliver(Steps(-1), b"")
 
 
 # -- the input limit -----------------------------------------------------------------------
@@ -223,12 +264,11 @@ def test_limit_bounds_what_a_peer_without_terminator_makes_us_hold() -> None:
 
 
 def test_limit_with_no_terminator_caps_the_stream() -> None:
-    framer = InputFramer()
-    framer.feed(b"a" * 8)
-    assert framer.next_step(None, limit=10) == (b"a" * 8, False, False)
-    framer.feed(b"a" * 3)
+    framer, chat = InputFramer(), Steps(None)
+    framer.deliver(chat, b"a" * 8, limit=10)
+    assert chat.got == [b"a" * 8]
     with pytest.raises(InputOverflow):
-        framer.next_step(None, limit=10)
+        framer.deliver(chat, b"a" * 3, limit=10)
 
 
 # -- properties ------------------------------------------------------------------------------
@@ -381,32 +421,39 @@ def test_find_prefix_at_end_matches_the_stdlib(haystack: bytes, needle: bytes) -
 # -- cost: linear, whatever the chunking (guards, not benchmarks) --------------------------------
 
 
+class Counting:
+    """A receiver that only counts (a fixed terminator)."""
+
+    def __init__(self, terminator: Terminator) -> None:
+        self.terminator = terminator
+        self.found = 0
+        self.delivered = 0
+
+    def get_terminator(self) -> Terminator:
+        return self.terminator
+
+    def collect_incoming_data(self, data: bytes) -> None:
+        self.delivered += len(data)
+
+    def found_terminator(self) -> None:
+        self.found += 1
+
+
 def test_many_lines_in_one_read_cost_no_copy_of_the_rest() -> None:
     # 4 MiB of 8-byte lines in one read.  Re-slicing the rest after each line (the stdlib)
     # would copy about 1 TB here and hit the test timeout; linear work takes well under 1 s.
-    line = b"1234567\n"
-    framer = InputFramer()
-    framer.feed(line * (512 * 1024))
-    count = 0
-    step = framer.next_step(b"\n")
-    while step is not None:
-        count += step[1]
-        step = framer.next_step(b"\n")
-    assert count == 512 * 1024
+    chat = Counting(b"\n")
+    InputFramer().deliver(chat, b"1234567\n" * (512 * 1024))
+    assert chat.found == 512 * 1024
 
 
 def test_huge_message_in_small_reads_is_not_rescanned() -> None:
     # 32 MiB without a terminator in 1 KiB reads: each read must cost about 1 KiB.
-    framer = InputFramer()
+    framer, chat = InputFramer(), Counting(b"\r\n")
     piece = b"x" * 1023 + b"\r"
-    delivered = 0
     for _ in range(32 * 1024):
-        framer.feed(piece)
-        step = framer.next_step(b"\r\n")
-        while step is not None:
-            delivered += len(step[0])
-            step = framer.next_step(b"\r\n")
+        framer.deliver(chat, piece)
         assert framer.pending == b"\r"
-    framer.feed(b"\n")
-    assert framer.next_step(b"\r\n") == (b"", True, False)
-    assert delivered == 32 * 1024 * 1024 - 1
+    framer.deliver(chat, b"\n")
+    assert chat.found == 1
+    assert chat.delivered == 32 * 1024 * 1024 - 1

@@ -10,6 +10,7 @@ Layers, lowest first (a module may import its own layer and those below, never a
 3. channels: ``dispatcher``, ``buffered``, ``files``, ``chat``, ``tls``
 4. integrations: the package ``__init__``, ``aio``, ``_install``, the command line
 5. the shims: top-level ``asyncore`` and ``asynchat``
+6. the demo servers (``asyncore_ng.demos``), written on the shims like any user program
 
 The import graph is read statically (every ``import`` statement, function-level ones included,
 so a cycle cannot hide behind a late import). Private access: ``obj._name`` where ``obj`` is not
@@ -53,6 +54,11 @@ LEVELS: Dict[str, int] = {
     "asyncore_ng": 4,
     "asyncore": 5,
     "asynchat": 5,
+    "asyncore_ng.demos": 6,  # demo servers: programs on the public asyncore/asynchat API, like a user's
+}
+#: Imports that point up on purpose, and why.
+ALLOWED_UPWARD = {
+    ("asyncore_ng.cli", "asyncore_ng.demos"): "the command line starts the demo programs (on first use)",
 }
 INTEGRATION = 4  # every other module of the package (aio, _install, the command line...)
 
@@ -67,6 +73,11 @@ PROTOCOL = {
     "_ng_plain_class",
     "_ng_file_wrapper",
     "_ng_default_map",
+    "_ng_pending_input",
+    "_ng_held",
+    "_ng_overrides",
+    "_ng_cork_output",
+    "_ng_uncork_output",
 }
 #: Private names the stdlib's asyncore/asynchat exposed (code uses them; so do the shims).
 STDLIB_PRIVATE = {
@@ -207,7 +218,7 @@ def test_imports_point_down() -> None:
         for target in targets
         if _level(target) > _level(module) and not target.startswith(module + ".")
     ]
-    assert upward == []
+    assert [pair for pair in upward if pair not in ALLOWED_UPWARD] == []
 
 
 def _defined_names(tree: ast.AST) -> Set[str]:

@@ -18,7 +18,8 @@ LISTEN_BACKLOG = 4096
 
 
 def parse_args(description: str, argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    """The common options: --port, --poll/--select (asyncore), --uvloop (asyncio)."""
+    """The common options: --port, --poll/--select (asyncore), --uvloop (asyncio), --certfile and
+    --keyfile (TLS servers)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free one)")
     group = parser.add_mutually_exclusive_group()
@@ -27,6 +28,8 @@ def parse_args(description: str, argv: Optional[Sequence[str]] = None) -> argpar
     group.add_argument("--select", dest="use_poll", action="store_false",
                        help="asyncore.loop(use_poll=False)")
     parser.add_argument("--uvloop", action="store_true", help="asyncio servers: run on uvloop")
+    parser.add_argument("--certfile", help="TLS servers: PEM certificate")
+    parser.add_argument("--keyfile", help="TLS servers: PEM private key")
     return parser.parse_args(argv)
 
 

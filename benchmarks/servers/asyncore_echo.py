@@ -19,7 +19,7 @@ with warnings.catch_warnings():
 
 class EchoHandler(asyncore.dispatcher_with_send):
     def handle_read(self) -> None:
-        data = self.recv(65536)
+        data = self.recv(8192)
         if data:
             self.send(data)
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 import errno
 import socket
 from operator import attrgetter
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 from . import errnos
-from .dispatcher import AnnouncedState, ChannelMapType, Dispatcher, _library_predicate
+from .dispatcher import AnnouncedState, ChannelMapType, Dispatcher, _get_ident, _library_predicate
+from .reactor.core import loop_threads
 
 #: What ``initiate_send`` hands the socket at most, as the stdlib did.
 SEND_CHUNK = 65536
@@ -112,6 +113,7 @@ class DispatcherWithSend(BufferedOutput):
     #: ``dispatcher``, whose ``send`` tests patch).
     _ng_plain_class: Any = Dispatcher
     _ng_out_announced = False  # whether the loop was last told that output is queued
+    _ng_cork: Optional[List[bytes]] = None  # replies held back during a burst (see below)
 
     def __init__(self, sock: Optional[socket.socket] = None, map: Optional[ChannelMapType] = None):
         # The buffer exists before the channel enters the map: a loop thread woken by that may
@@ -132,8 +134,7 @@ class DispatcherWithSend(BufferedOutput):
     def _ng_has_queued_output(self) -> bool:
         return len(self.out_buffer) > 0
 
-    def _ng_queue_changed(self) -> None:
-        buf = self.out_buffer
+    def _ng_queue_changed(self, buf: bytearray) -> None:
         queued = bool(buf)
         if queued != self._ng_out_announced:
             self._ng_out_announced = queued
@@ -141,50 +142,95 @@ class DispatcherWithSend(BufferedOutput):
         if not queued and self._ng_flushing:
             self.close()
 
+    def _ng_direct(self, buf: Any) -> bool:
+        """Whether ``initiate_send`` may be done here, without copies: the buffer is ours, the
+        socket is a real one, and neither ``initiate_send`` nor ``dispatcher.send`` was replaced
+        (a fake socket, an override or a patched ``dispatcher.send`` sees the stdlib's calls)."""
+        return (
+            type(buf) is bytearray
+            and type(self.socket) is socket.socket
+            and type(self).initiate_send is _INITIATE_SEND
+            and self._ng_plain_class.send is _PLAIN_SEND
+        )
+
+    def _ng_sent(self, buf: bytearray, num_sent: int) -> None:
+        # After a system call that took ``num_sent`` bytes (-1: the peer is gone) from the front.
+        if num_sent < 0:
+            if not self._ng_closed_elsewhere():
+                self._ng_peer_gone()
+            return
+        if num_sent:
+            del buf[:num_sent]
+            if self._ng_idle_timeout is not None:
+                self._ng_note_activity()
+            if self._ng_output_full:
+                self._ng_output_shrank(len(buf))
+        self._ng_queue_changed(buf)
+
     def initiate_send(self) -> None:
         buf = self.out_buffer
-        sock = self.socket
-        if (
-            type(buf) is bytearray
-            and self._ng_plain_class.send is _PLAIN_SEND
-            and type(sock) is socket.socket
-        ):
+        if self._ng_direct(buf):
             # What the stdlib did, without copying: the chunk goes to the kernel as a view of the
-            # buffer. The view must be released before the buffer is resized, and handle_close
-            # may touch the buffer, so a disconnect is handled after the send.
-            try:
-                if len(buf) <= SEND_CHUNK:
-                    num_sent = sock.send(buf)
-                else:
-                    with memoryview(buf) as view, view[:SEND_CHUNK] as head:
-                        num_sent = sock.send(head)
-            except OSError as why:
-                if why.errno != errno.EWOULDBLOCK:
-                    if why.errno not in errnos.DISCONNECTED:
-                        raise
-                    if not self._ng_closed_elsewhere():
-                        self._ng_peer_gone()
-                    return
-                num_sent = 0
-            if num_sent:
-                if self._ng_idle_timeout is not None:
-                    self._ng_note_activity()
-                del buf[:num_sent]
-        else:
-            # Exactly the stdlib's call: a fake socket or a patched dispatcher.send sees bytes.
-            num_sent = self._ng_plain_class.send(self, bytes(buf[:SEND_CHUNK]))
-            buf = self.out_buffer
-            if type(buf) is bytearray:
-                del buf[:num_sent]
+            # buffer (released before the buffer is resized: _kernel_send handles no error by
+            # calling into user code while the view exists).
+            if len(buf) <= SEND_CHUNK:
+                num_sent = _kernel_send(self.socket, buf)
             else:
-                self.out_buffer = buf[num_sent:]
-                return
-        if num_sent:
-            self._ng_output_shrank(len(buf))
-        self._ng_queue_changed()
+                with memoryview(buf) as view, view[:SEND_CHUNK] as head:
+                    num_sent = _kernel_send(self.socket, head)
+            self._ng_sent(buf, num_sent)
+            return
+        # Exactly the stdlib's call: a fake socket or a patched dispatcher.send sees bytes.
+        num_sent = self._ng_plain_class.send(self, bytes(buf[:SEND_CHUNK]))
+        buf = self.out_buffer
+        if type(buf) is bytearray:
+            self._ng_sent(buf, num_sent)
+        else:
+            self.out_buffer = buf[num_sent:]
 
     def handle_write(self) -> None:
         self.initiate_send()
+
+    # Corking (see "Bursts" in asyncore_ng.loop). Replies made during a burst of handle_read
+    # calls are the system calls the stdlib would have made one by one, each taken whole by
+    # the kernel as far as the program can tell: out_buffer stays empty, as after a send the
+    # kernel took. When the burst ends they go out in one call, and whatever the kernel does
+    # not take goes to the front of out_buffer, as a refused send's rest would. Only while
+    # nothing is queued, on a real socket, with neither initiate_send nor dispatcher.send
+    # replaced (the direct path of send()).
+
+    def _ng_cork_output(self) -> None:
+        if self._ng_cork is None and self._ng_direct(self.out_buffer) and not self.out_buffer:
+            self._ng_cork = []
+
+    def _ng_uncork_output(self) -> None:
+        cork = self._ng_cork
+        if cork is None:
+            return
+        self._ng_cork = None
+        if not cork:
+            return
+        # One system call for all the replies, without joining them first (sendmsg gathers).
+        try:
+            num_sent = self.socket.sendmsg(cork)
+        except OSError as why:
+            num_sent = _send_failed(why)
+        if num_sent < 0:
+            if not self._ng_closed_elsewhere():
+                self._ng_peer_gone()
+            return
+        if num_sent and self._ng_idle_timeout is not None:
+            self._ng_note_activity()
+        if num_sent < sum(map(len, cork)):
+            buf = self.out_buffer
+            buf[0:0] = memoryview(b"".join(cork))[num_sent:]
+            if self.ng_write_high_water is not None:
+                self._ng_output_grew(len(buf))
+            self._ng_queue_changed(buf)
+
+    def close(self) -> None:
+        self._ng_uncork_output()  # replies the program made before closing go out first
+        super().close()
 
     @_library_predicate
     def writable(self) -> Any:
@@ -193,17 +239,50 @@ class DispatcherWithSend(BufferedOutput):
     def send(self, data: Any) -> None:  # type: ignore[override]
         if self.debug:
             self.log_info("sending %s" % repr(data))  # noqa: UP031 (the stdlib's format)
-        if self._ng_in_other_thread():
+        if loop_threads.sole != _get_ident() and self._ng_in_other_thread():
             # Another thread must not touch the buffer while the loop's thread sends from it:
             # the loop's thread queues the data, in order.
             self._ng_reactor().call_soon_threadsafe(self.send, data if type(data) is bytes else bytes(data))
             return
         buf = self.out_buffer
-        if type(buf) is bytearray and isinstance(data, (bytes, bytearray, memoryview)):
-            buf += data
-            self._ng_output_grew(len(buf))
-        else:
+        if type(buf) is not bytearray or not isinstance(data, (bytes, bytearray, memoryview)):
             self.out_buffer = buf + data  # the stdlib's concatenation: its result and its errors
+            self.initiate_send()
+            return
+        sock = self.socket
+        if (
+            not buf
+            and type(data) is bytes
+            and type(sock) is socket.socket
+            and type(self).initiate_send is _INITIATE_SEND
+            and self._ng_plain_class.send is _PLAIN_SEND
+        ):
+            # Nothing queued, and initiate_send would make the system call (_ng_direct, inlined:
+            # this is the hottest call of an echo): make it on the data itself, and queue only
+            # what the kernel leaves (a reply that goes out whole never touches the buffer, nor
+            # tells the loop of two interest changes that cancel out). During a burst the call
+            # is held back, to go out with the burst's other replies in one (_ng_uncork_output).
+            cork = self._ng_cork
+            if cork is not None:
+                cork.append(data)
+                return
+            size = len(data)
+            try:
+                num_sent = sock.send(data if size <= SEND_CHUNK else memoryview(data)[:SEND_CHUNK])
+            except OSError as why:
+                num_sent = _send_failed(why)
+            if num_sent == size:
+                if self._ng_idle_timeout is not None:
+                    self._ng_note_activity()
+                return
+            buf += data  # (a disconnect then finds it queued, as the stdlib's handle_close did)
+            if self.ng_write_high_water is not None:
+                self._ng_output_grew(len(buf))
+            self._ng_sent(buf, num_sent)
+            return
+        buf += data
+        if self.ng_write_high_water is not None:
+            self._ng_output_grew(len(buf))
         self.initiate_send()
 
     def handle_close(self) -> None:
@@ -211,4 +290,22 @@ class DispatcherWithSend(BufferedOutput):
             super().handle_close()
 
 
+def _kernel_send(sock: socket.socket, chunk: Any) -> int:
+    """``sock.send(chunk)`` as ``dispatcher.send`` judged it: the bytes taken, 0 when the socket
+    is full, -1 when the peer is gone; any other error propagates (to handle_error)."""
+    try:
+        return sock.send(chunk)
+    except OSError as why:
+        return _send_failed(why)
+
+
+def _send_failed(why: OSError) -> int:
+    if why.errno == errno.EWOULDBLOCK:
+        return 0
+    if why.errno in errnos.DISCONNECTED:
+        return -1
+    raise why
+
+
 _PLAIN_SEND = Dispatcher.send
+_INITIATE_SEND = DispatcherWithSend.initiate_send

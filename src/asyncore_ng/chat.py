@@ -30,14 +30,22 @@ from __future__ import annotations
 
 import logging
 import socket
-import weakref
 from collections import deque
-from typing import Any, Callable, Iterable, List, Optional, Union
+from operator import attrgetter
+from typing import Any, Iterable, List, Optional, Union
 
 from .buffered import BufferedOutput
-from .dispatcher import AnnouncedState, ChannelMapType, Dispatcher, _library_predicate
-from .framing import KEEP_TAIL, InputFramer, InputOverflow
+from .dispatcher import (
+    AnnouncedState,
+    ChannelMapType,
+    Dispatcher,
+    _get_ident,
+    _library_predicate,
+    weak_callback,
+)
+from .framing import InputFramer, InputOverflow
 from .producers import CLOSE, Buffer, Entry, OutputQueue, Producer
+from .reactor.core import loop_threads
 
 __all__ = ["AsyncChat"]
 
@@ -45,19 +53,6 @@ logger = logging.getLogger("asyncore_ng")
 
 #: What ``set_terminator`` accepts (``str`` only with ``use_encoding``).
 TerminatorArg = Union[bytes, bytearray, str, int, None]
-
-
-def _announcer(chat: AsyncChat) -> Callable[[], None]:
-    """The channel's announcement without a strong reference from the queue back to the chat
-    (a cycle would leave an unclosed channel's socket to the cycle collector, warning late)."""
-    ref = weakref.ref(chat)
-
-    def announce() -> None:
-        owner = ref()
-        if owner is not None:
-            owner._ng_announce()
-
-    return announce
 
 
 def _missing(channel: Any, name: str) -> AttributeError:
@@ -92,7 +87,7 @@ class AsyncChat(BufferedOutput):
 
     _ng_announced_state = (*Dispatcher._ng_announced_state, "producer_fifo")
     _ng_framer: Optional[InputFramer] = None
-    _ng_fifo: Optional[OutputQueue] = None
+    _ng_fifo: OutputQueue  # set by __init__ or an assignment of producer_fifo
     _ng_queued_bytes = 0  # bytes pushed and not yet sent (for the flow-control marks)
 
     def __init__(self, sock: Optional[socket.socket] = None, map: Optional[ChannelMapType] = None) -> None:
@@ -104,21 +99,15 @@ class AsyncChat(BufferedOutput):
 
     # -- buffers as the stdlib exposed them -----------------------------------------------------
 
-    def _ng_get_fifo(self) -> OutputQueue:
-        fifo = self._ng_fifo
-        if fifo is None:
-            raise _missing(self, "producer_fifo")
-        return fifo
-
     def _ng_set_fifo(self, entries: Iterable[Entry]) -> None:
         if not isinstance(entries, OutputQueue):
             entries = OutputQueue(entries)
-        entries.on_change = _announcer(self)
+        entries.on_change = weak_callback(self, "_ng_announce")
         self._ng_fifo = entries
         self._ng_announce()
 
     producer_fifo = AnnouncedState(
-        _ng_get_fifo,
+        attrgetter("_ng_fifo"),  # (C-level; a class never initialised has none: AttributeError)
         _ng_set_fifo,
         None,
         """The output queue: a ``collections.deque`` subclass; append to it freely. Assigning
@@ -198,34 +187,13 @@ class AsyncChat(BufferedOutput):
             return
         if isinstance(data, str) and self.use_encoding:
             data = data.encode(self.encoding)
-        framer = self._ng_framer_now()
-        framer.feed(data)
-        limit = self.ng_in_buffer_limit
-        while len(framer):
-            terminator = self.get_terminator()
-            plan = framer.plan(terminator)  # type: ignore[arg-type]
-            if plan is None:
-                return
-            start, stop, cut, rest, found = plan
-            replaced = False
-            if stop > start:
-                if limit is not None:
-                    try:
-                        framer.check_limit(plan, limit)
-                    except InputOverflow:
-                        self.handle_input_overflow()
-                        return
-                generation = framer.generation
-                self.collect_incoming_data(framer.slice(start, stop))
-                replaced = framer.generation != generation
-            framer.commit(plan, replaced)
-            if cut == KEEP_TAIL:
-                return
-            if isinstance(terminator, int) and terminator:
-                # The stdlib counts down the attribute, whatever get_terminator returned.
-                self.terminator = 0 if found else self.terminator - rest  # type: ignore[operator]
-            if found:
-                self.found_terminator()
+        framer = self._ng_framer
+        if framer is None:
+            framer = self._ng_framer_now()
+        try:
+            framer.deliver(self, data, self.ng_in_buffer_limit)
+        except InputOverflow:
+            self.handle_input_overflow()
 
     def handle_input_overflow(self) -> None:
         """Called when a message grows past ``ng_in_buffer_limit`` without its terminator.
@@ -255,7 +223,8 @@ class AsyncChat(BufferedOutput):
         """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError("data argument must be byte-ish (%r)", type(data))
-        if self._ng_in_other_thread():
+        if loop_threads.sole != _get_ident() and self._ng_in_other_thread():
+            # (as dispatcher_with_send.send: the loop's thread queues it, in order)
             self._ng_reactor().call_soon_threadsafe(self.push, data if type(data) is bytes else bytes(data))
             return
         fifo = self.producer_fifo

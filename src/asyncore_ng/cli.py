@@ -353,8 +353,10 @@ def _distribution_version(name: str) -> Optional[str]:
 
 def _status(as_json: bool) -> int:
     report = status_report()
+    # Broken: our shim file was overwritten by another distribution, or nothing is found at
+    # all (a clashing distribution was uninstalled and took our files with it).
     broken = any(
-        m["resolves_to"] == "other" and m["path"] and os.path.abspath(m["path"]) == m["ours_at"]
+        not m["path"] or (m["resolves_to"] == "other" and os.path.abspath(m["path"]) == m["ours_at"])
         for m in report["modules"].values()
     )
     backend = report["backend"]

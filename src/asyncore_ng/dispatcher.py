@@ -29,6 +29,7 @@ import os
 import socket
 import sys
 import threading
+import weakref
 from errno import errorcode
 from operator import attrgetter
 from typing import Any, Callable, Dict, Optional, Tuple, TypeVar, cast
@@ -41,6 +42,9 @@ ChannelMapType = Dict[Any, Any]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _MISSING = object()
+
+#: What one system call reads when a channel reads in bulk (see Dispatcher._ng_hold).
+READ_AHEAD = 256 * 1024
 _logger = logging.getLogger("asyncore_ng")
 _LOG_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
 _get_ident = threading.get_ident
@@ -67,25 +71,32 @@ class StatePredicate:
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
+    # Predicates assigned on an instance live in its ``_ng_overrides`` dict, not its __dict__:
+    # reading an instance's __dict__ turns its attributes into a plain dict, which slows every
+    # attribute access of that instance from then on (CPython 3.11+ keeps them inline).
+
     def __get__(self, obj: Any, cls: Optional[type] = None) -> Any:
         if obj is None:
             return self.func
-        override = obj.__dict__.get(self.name, _MISSING)
-        if override is not _MISSING:
-            return override
+        overrides = obj._ng_overrides
+        if overrides is not None and self.name in overrides:
+            return overrides[self.name]
         return self.func.__get__(obj, cls)
 
     def __set__(self, obj: Any, value: Any) -> None:
-        obj.__dict__[self.name] = value
-        registration = obj.__dict__.get("_ng_registration")
+        overrides = obj._ng_overrides
+        if overrides is None:
+            overrides = obj._ng_overrides = {}
+        overrides[self.name] = value
+        registration = obj._ng_registration
         if registration is not None:
             registration.predicates_replaced()
 
     def __delete__(self, obj: Any) -> None:
-        try:
-            del obj.__dict__[self.name]
-        except KeyError:
-            raise AttributeError(self.name) from None
+        overrides = obj._ng_overrides
+        if overrides is None or self.name not in overrides:
+            raise AttributeError(self.name)
+        del overrides[self.name]
 
 
 def state_predicate(func: F) -> F:
@@ -135,6 +146,20 @@ class _PlainReadOnly:
         if obj is None:
             return self
         return self.compute(obj)
+
+
+def weak_callback(owner: Any, method: str) -> Callable[[], None]:
+    """A callable that calls ``owner.<method>()`` while ``owner`` lives, without keeping it
+    alive: buffers a channel owns report to it this way (a cycle would leave an unclosed
+    channel's socket to the cycle collector, warning late)."""
+    ref = weakref.ref(owner)
+
+    def call() -> None:
+        target = ref()
+        if target is not None:
+            getattr(target, method)()
+
+    return call
 
 
 # -- module helpers the stdlib had -------------------------------------------------------
@@ -204,6 +229,13 @@ class Dispatcher:
     #: instead of printing. Namespaced so that no program's own ``logger`` can collide with it.
     asyncore_ng_logger: Optional[logging.Logger] = None
 
+    #: Bulk input (off by default; ``ASYNCORE_NG_BULK_INPUT=1`` turns it on for every class):
+    #: a channel whose ``recv()`` calls are answered in full reads up to 256 KiB ahead in one
+    #: system call, and the loop then hands it that input in a burst of ``handle_read`` calls
+    #: within one pass, its ``dispatcher_with_send`` replies going out in one system call.
+    #: Several ``handle_read`` calls in one pass is the one thing a program can observe.
+    ng_bulk_input = os.environ.get("ASYNCORE_NG_BULK_INPUT", "") not in ("", "0")
+
     #: Back-off of a listener whose ``accept()`` fails for lack of descriptors (EMFILE, ENFILE,
     #: ENOBUFS, ENOMEM): it stops being watched for this long, doubling up to the maximum, and
     #: is watched again as soon as any channel of its map closes.
@@ -217,12 +249,16 @@ class Dispatcher:
     # The engine's own state: every name starts with _ng_ (reserved), with class defaults, so a
     # subclass initialised by other means (or not at all) never meets a missing attribute.
     _ng_registration: Optional[Registration] = None  # set by the loop while in a bound map
+    _ng_overrides: Optional[Dict[str, Any]] = None  # predicates assigned on the instance
     _ng_connected: Any = False
     _ng_accepting: Any = False
     _ng_connecting: Any = False
     _ng_socket_state = _SOCKET_READY
     _ng_reading_paused = False
     _ng_input_ended = False  # recv() saw the end of input (see BufferedOutput)
+    _ng_bulk = False  # recv() calls are answered in full: read ahead (see _ng_hold)
+    _ng_held: bytes = b""  # read ahead, not yet returned by recv()
+    _ng_held_pos = 0
     _ng_closed_by: Optional[int] = None  # the thread that called close()
     _ng_idle_timeout: Optional[float] = None
     _ng_idle_timer: Optional[TimerHandle] = None
@@ -598,6 +634,8 @@ class Dispatcher:
         return result
 
     def recv(self, buffer_size: int) -> bytes:
+        if self._ng_bulk or self._ng_held:
+            return self._ng_recv_bulk(buffer_size)
         try:
             data: bytes = self.socket.recv(buffer_size)
             if not data:
@@ -611,12 +649,86 @@ class Dispatcher:
                     self._ng_peer_gone()
                 return b""
             raise
+        if len(data) == buffer_size and self.ng_bulk_input and self._ng_reads_in_bulk():
+            self._ng_bulk = True  # the kernel had more: read ahead from now on
         if self._ng_idle_timeout is not None:
             self._ng_note_activity()
         return data
 
+    def _ng_recv_bulk(self, buffer_size: int) -> bytes:
+        # recv() of a channel reading in bulk (see _ng_hold): from what is held, else one
+        # read of up to READ_AHEAD bytes whose rest is held.
+        if self._ng_held:
+            return self._ng_take_held(buffer_size)
+        sock = self.socket
+        if type(sock) is not socket.socket or not 0 < buffer_size < READ_AHEAD:
+            self._ng_bulk = False
+            return self.recv(buffer_size)
+        try:
+            data: bytes = sock.recv(READ_AHEAD)
+            if not data:
+                self._ng_input_ended = True
+                self.handle_close()
+                return b""
+        except OSError as why:
+            if why.errno in errnos.DISCONNECTED:
+                if not self._ng_closed_elsewhere():
+                    self._ng_peer_gone()
+                return b""
+            raise
+        if len(data) > buffer_size:
+            self._ng_hold(data, buffer_size)
+            data = data[:buffer_size]
+        elif len(data) < buffer_size:
+            self._ng_bulk = False
+        if self._ng_idle_timeout is not None:
+            self._ng_note_activity()
+        return data
+
+    def _ng_hold(self, data: bytes, taken: int) -> None:
+        self._ng_held = data
+        self._ng_held_pos = taken
+        registration = self._ng_registration
+        if registration is not None:
+            registration.ready_again()
+
+    def _ng_take_held(self, buffer_size: int) -> bytes:
+        held = self._ng_held
+        start = self._ng_held_pos
+        stop = start + buffer_size
+        if buffer_size <= 0:
+            return held[start:start]
+        if stop < len(held):
+            self._ng_held_pos = stop
+            return held[start:stop]
+        self._ng_held = b""
+        registration = self._ng_registration
+        if registration is not None:
+            registration.ready_again(False)  # used up: no report without a kernel event
+        return held[start:] if start else held
+
+    def _ng_reads_in_bulk(self) -> bool:
+        # Read-ahead is opt-in (ng_bulk_input, or ASYNCORE_NG_BULK_INPUT=1): its bursts change
+        # how many handle_read calls one pass makes, which a program can observe. It serves
+        # only real sockets, and channels that bursts serve (announced predicates): a channel
+        # asked every pass would trade system calls for passes, which costs more than it saves.
+        registration = self._ng_registration
+        return type(self.socket) is socket.socket and registration is not None and not registration.polled
+
+    def _ng_pending_input(self) -> bool:
+        """Whether recv() would return data without asking the kernel (read-ahead)."""
+        return bool(self._ng_held)
+
+    def _ng_cork_output(self) -> None:
+        """A burst of handle_read calls begins (see asyncore_ng.loop): output may be held back
+        to go out in one system call when it ends. Channels without an output buffer don't."""
+
+    def _ng_uncork_output(self) -> None:
+        """The burst ended: send what was held back."""
+
     def close(self) -> None:
         self._ng_closed_by = _get_ident()
+        self._ng_held = b""
         self.connected = False
         self.accepting = False
         self.connecting = False

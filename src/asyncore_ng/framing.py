@@ -13,20 +13,11 @@ messages at the *current terminator*, which is one of:
 The terminator may change at any step (``found_terminator`` calls
 ``set_terminator``, or a subclass computes ``get_terminator``), and the new one
 applies to the bytes already received.  So the framer never decides more than
-one step ahead: the caller feeds a chunk, then asks for steps, passing the
-terminator that is current *now*, until the framer says it needs more input::
-
-    more = framer.feed(chunk)
-    while more:
-        step = framer.next_step(chat.get_terminator())
-        if step is None:
-            break
-        data, found, more = step
-        ...  # data -> collect_incoming_data, found -> found_terminator
-
-``more`` is true only after a found terminator with input left over, which is
-exactly when the stdlib's loop went round again; so ``get_terminator`` is
-consulted the same number of times as by the stdlib.
+one step ahead: ``InputFramer.deliver(chat, chunk)`` adds a received chunk and
+takes steps, asking ``chat.get_terminator()`` before each, calling
+``chat.collect_incoming_data`` and ``chat.found_terminator`` as the stdlib's
+``async_chat.handle_read`` did, call for call, until it needs more input.  It
+does no I/O: the chat reads, the framer frames.
 
 Each step hands out message bytes as soon as they are known not to belong to a
 terminator, like the stdlib did: only a tail that might be the start of a
@@ -52,7 +43,7 @@ to the new chunk.
 
 Input limit
 -----------
-``next_step`` takes an optional ``limit``: the most message bytes (excluding
+``deliver`` takes an optional ``limit``: the most message bytes (excluding
 the terminator) that may be delivered between two found terminators.  The
 decision depends only on the message, never on the chunking: a message
 longer than ``limit`` always overflows, a shorter one never does.  On
@@ -64,36 +55,31 @@ holds at most ``limit`` bytes plus the held tail.  With no terminator
 
 from __future__ import annotations
 
-from typing import Optional, Tuple, TypeVar, Union
+from typing import Any, Optional, Protocol, TypeVar, Union
 
-__all__ = [
-    "CLEAR",
-    "CUT_FROM",
-    "KEEP_TAIL",
-    "InputFramer",
-    "InputOverflow",
-    "Plan",
-    "Step",
-    "Terminator",
-    "find_prefix_at_end",
-]
+__all__ = ["InputFramer", "InputOverflow", "Receiver", "Terminator", "find_prefix_at_end"]
 
-#: What ``next_step`` accepts as a terminator.  ``str`` is not in the list: the
+#: What ``deliver`` accepts as a terminator.  ``str`` is not in the list: the
 #: chat layer encodes it (``use_encoding``) before it gets here.
 Terminator = Union[bytes, bytearray, int, None]
-
-#: One framing step: message bytes to deliver (possibly empty when ``found``),
-#: whether the current message ended there, and whether another step could make
-#: progress without new input.
-Step = Tuple[bytes, bool, bool]
-
-#: A step decided but not taken: ``(start, stop, cut, rest, found)`` (see ``InputFramer.plan``).
-Plan = Tuple[int, int, int, int, bool]
 
 #: What the stdlib did to ``ac_in_buffer`` after ``collect_incoming_data`` returned.
 CLEAR = 0  # emptied it
 CUT_FROM = 1  # kept what follows the first ``rest`` bytes
 KEEP_TAIL = 2  # kept the last ``rest`` bytes (a possible start of the terminator), and waited
+
+
+class Receiver(Protocol):
+    """What ``InputFramer.deliver`` calls: the hooks of ``async_chat``."""
+
+    terminator: Any
+
+    def get_terminator(self) -> Any: ...
+
+    def collect_incoming_data(self, data: bytes) -> None: ...
+
+    def found_terminator(self) -> None: ...
+
 
 _Seq = TypeVar("_Seq", str, bytes, bytearray)
 
@@ -146,10 +132,9 @@ def _held_tail(buf: _Seq, term: _Seq, start: int, end: int) -> int:
 class InputFramer:
     """Cuts a byte stream into messages at a terminator that may change at every step.
 
-    Sans-IO: it never reads or calls back.  ``feed`` adds received bytes;
-    ``next_step`` reports the next piece of message data and whether the
-    current message ended there.  See the module docstring for the contract
-    and the costs.  Not thread-safe (one channel, one thread).
+    Sans-IO: it never reads or writes.  ``deliver`` adds received bytes and
+    hands the messages to the chat's hooks.  See the module docstring for the
+    contract and the costs.  Not thread-safe (one channel, one thread).
     """
 
     __slots__ = ("_buf", "_message_length", "_pos", "_search_from", "_search_term", "_stalled", "generation")
@@ -204,7 +189,7 @@ class InputFramer:
         if pos < len(self._buf):
             self._buf = self._buf[pos:] + data
             self._pos = 0
-            self._search_from -= pos  # only read while >= pos (see next_step)
+            self._search_from -= pos  # only read while >= pos (see deliver)
         else:
             self._buf = data  # nothing pending: _pos and _search_from are 0 already
         self._stalled = False
@@ -227,137 +212,135 @@ class InputFramer:
         """Start counting a new message for the limit, as a found terminator does."""
         self._message_length = 0
 
-    # -- one step, in two halves ---------------------------------------------------------
-    #
-    # The stdlib handed collect_incoming_data a slice of ac_in_buffer and cut the buffer only
-    # after it returned: if it raised, the same bytes came again with the next read; while it
-    # ran, ac_in_buffer still held them; and if it assigned ac_in_buffer, the cut applied to the
-    # new value. ``plan`` decides a step without moving; ``commit`` moves, after the caller has
-    # delivered the data, applying the stdlib's cut to replaced bytes when told they were.
+    # -- framing ---------------------------------------------------------------------------
 
-    def plan(self, terminator: Terminator) -> Optional[Plan]:
-        """Decide the next step with the terminator current now, without moving.
+    def deliver(
+        self, chat: Receiver, data: Union[bytes, bytearray, memoryview], limit: Optional[int] = None
+    ) -> None:
+        """Add ``data`` (just received) and hand ``chat`` every step that can be taken, making
+        exactly the calls the stdlib's ``async_chat.handle_read`` made after its ``recv``:
+        for each step, ``chat.get_terminator()``, then ``chat.collect_incoming_data(data)``
+        (never empty), then the count-down of ``chat.terminator`` for a byte count, then
+        ``chat.found_terminator()``. Every hook is looked up when called (programs replace them,
+        and the terminator, inside ``found_terminator``).
 
-        ``None`` when nothing is pending, or all of it is a held tail that only more input
-        can complete. Otherwise ``(start, stop, cut, rest, found)``: the message data is
-        ``slice(start, stop)`` (possibly empty when ``found``); ``found`` says the message ends
-        there, its terminator consumed; ``cut`` is what the stdlib did to ``ac_in_buffer``
-        next (:data:`CLEAR`, :data:`CUT_FROM` ``rest`` bytes in, or :data:`KEEP_TAIL` of
-        ``rest`` bytes, after which it stopped stepping until the next read). For an ``int``
-        terminator not reached, ``rest`` is the count handed out (the caller counts down).
+        Between the calls the pending bytes (``pending``, the chat's ``ac_in_buffer``) are what
+        the stdlib's buffer held: inside ``collect_incoming_data`` still the data being
+        collected and all that follows (the stdlib cut its buffer only after the call), inside
+        ``found_terminator`` what follows the terminator. A hook that replaces them (``reset``)
+        gets the stdlib's cut applied to the new bytes. If a hook raises, the bytes not yet
+        cut stay pending for the next read, as they stayed in the stdlib's buffer.
 
-        Raises ``TypeError`` for a terminator that is neither bytes-like, an ``int`` nor false
-        (a ``str`` must be encoded first), and ``ValueError`` for a negative ``int``.
+        ``limit`` caps the message length (module docstring): a step that would take the
+        message past it raises ``InputOverflow`` after dropping all pending input, before any
+        of the excess is delivered.
         """
-        buf = self._buf
-        pos = self._pos
-        end = len(buf)
-        if pos >= end:
-            return None
-        if not terminator:
-            return pos, end, CLEAR, 0, False
-        if isinstance(terminator, int):
-            if terminator < 0:
-                raise ValueError(f"a byte-count terminator cannot be negative: {terminator}")
-            available = end - pos
-            if available < terminator:
-                return pos, end, CLEAR, available, False
-            return pos, pos + terminator, CUT_FROM, terminator, True
-        # A bytes terminator, the common case.
-        search_term = self._search_term
-        if search_term is not None and terminator == search_term:
-            if self._stalled:
-                return None
-            start = self._search_from if self._search_from > pos else pos
-        else:
-            start = pos
-        try:
-            index = buf.find(terminator, start)
-        except TypeError:
-            raise TypeError(
-                f"terminator must be bytes, an int or None, not {type(terminator).__name__}"
-            ) from None
-        if index >= 0:
-            return pos, index, CUT_FROM, index - pos + len(terminator), True
-        # Not found: all but a possible beginning of the terminator is message data. A held
-        # tail ends with a byte of the terminator: most reads end with none, and one
-        # membership test spares them the search.
-        term = terminator if type(terminator) is bytes else bytes(terminator)
-        held = _held_tail(buf, term, pos, end) if buf[end - 1] in term else 0
-        if held:
-            self._search_term = term
-            self._search_from = end - held
-            if held == end - pos:
-                self._stalled = True
-                return None
-            return pos, end - held, KEEP_TAIL, held, False
-        return pos, end, CLEAR, 0, False
-
-    def slice(self, start: int, stop: int) -> bytes:
-        """The message data of a planned step."""
-        buf = self._buf
-        return buf if start == 0 and stop == len(buf) else buf[start:stop]
-
-    def check_limit(self, plan: Plan, limit: Optional[int]) -> None:
-        """Raise ``InputOverflow`` (after dropping everything pending) if delivering ``plan``
-        would take the message past ``limit`` bytes."""
-        if limit is not None:
-            length = self._message_length + plan[1] - plan[0]
-            if length > limit:
-                self.reset()
-                self._message_length = 0
-                raise InputOverflow(length, limit)
-
-    def commit(self, plan: Plan, replaced: bool = False) -> None:
-        """Move past a planned step once its data was delivered. ``replaced``: the pending
-        bytes were replaced meanwhile (``reset``): apply the stdlib's cut to the new ones."""
-        start, stop, cut, rest, found = plan
-        self._message_length = 0 if found else self._message_length + stop - start
-        if replaced:
-            data = self._buf[self._pos :]
-            if cut == CLEAR:
-                data = b""
-            elif cut == CUT_FROM:
-                data = data[rest:]
+        if data:
+            if self._pos >= len(self._buf) and type(data) is bytes:
+                self._buf = data  # nothing pending: the chunk as it is (feed's common case)
+                self._pos = 0
+                self._stalled = False
             else:
-                data = data[-rest:]
-            self.reset(data)
-            return
-        if cut == CLEAR:
-            self._drop()
-        elif cut == CUT_FROM:
-            if found and self._search_term is not None:
+                self.feed(data)
+        while True:
+            buf = self._buf
+            pos = self._pos
+            end = len(buf)
+            if pos >= end:
+                return
+            terminator = chat.get_terminator()
+            # Decide the step: message data is buf[pos:stop]; then the stdlib cut its buffer
+            # (cut, rest: see CLEAR, CUT_FROM, KEEP_TAIL) and, if found, called found_terminator.
+            if not terminator:
+                stop = end
+                cut = CLEAR
+                rest = 0
+                found = False
+                self._search_term = None  # (the memo below is for a bytes terminator only)
+            elif isinstance(terminator, int):
                 self._search_term = None
-            pos = start + rest
-            if pos < len(self._buf):
-                self._pos = pos
+                if terminator < 0:
+                    raise ValueError(f"a byte-count terminator cannot be negative: {terminator}")
+                rest = terminator
+                if end - pos < terminator:
+                    stop = end
+                    cut = CLEAR
+                    rest = end - pos
+                    found = False
+                else:
+                    stop = pos + terminator
+                    cut = CUT_FROM
+                    found = True
             else:
-                self._drop()
-        else:
-            self._pos = len(self._buf) - rest
-            self._stalled = True
-
-    def _drop(self) -> None:
-        # Drop the reference to a consumed chunk at once: it may be 64 KiB.
-        self._buf = b""
-        self._pos = 0
-        self._search_from = 0
-
-    def next_step(self, terminator: Terminator, limit: Optional[int] = None) -> Optional[Step]:
-        """Plan and commit one step: ``(data, found, more)``, or ``None`` when nothing can be
-        done until more input arrives.
-
-        ``more`` is true when input is left that the next step (with whatever terminator is
-        current then) should look at: after a found terminator with input left over, exactly
-        when the stdlib's loop went round again. ``limit`` caps the message length (see the
-        module docstring); exceeding it raises ``InputOverflow`` after dropping all pending
-        input.
-        """
-        plan = self.plan(terminator)
-        if plan is None:
-            return None
-        self.check_limit(plan, limit)
-        data = self.slice(plan[0], plan[1])
-        self.commit(plan)
-        found = plan[4]
-        return data, found, found and self._pos < len(self._buf)
+                # A bytes terminator, the common case. After a failed search the memo says
+                # where a match could still begin (or that only new input can help).
+                start = pos
+                if self._search_term is not None:
+                    if terminator == self._search_term:
+                        if self._stalled:
+                            return
+                        if self._search_from > pos:
+                            start = self._search_from
+                    else:
+                        self._search_term = None
+                stop = buf.find(terminator, start)
+                if stop >= 0:
+                    cut = CUT_FROM
+                    rest = stop - pos + len(terminator)
+                    found = True
+                    self._search_term = None
+                else:
+                    # All but a possible beginning of the terminator is message data. A held
+                    # tail ends with a byte of the terminator: most reads end with none, and
+                    # one membership test spares them the search.
+                    found = False
+                    term = terminator if type(terminator) is bytes else bytes(terminator)
+                    rest = _held_tail(buf, term, pos, end) if buf[end - 1] in term else 0
+                    if rest:
+                        self._search_term = term
+                        self._search_from = stop = end - rest
+                        if stop == pos:
+                            self._stalled = True
+                            return
+                        cut = KEEP_TAIL
+                    else:
+                        stop = end
+                        cut = CLEAR
+            generation = self.generation
+            if stop > pos:
+                if limit is not None:  # (the message is measured only while a limit is set)
+                    length = self._message_length + stop - pos
+                    if length > limit:
+                        self.reset()
+                        self._message_length = 0
+                        raise InputOverflow(length, limit)
+                    self._message_length = length
+                chat.collect_incoming_data(buf if pos == 0 and stop == end else buf[pos:stop])
+            if found:
+                self._message_length = 0
+            # Cut, as the stdlib did after collect_incoming_data returned.
+            if self.generation != generation:
+                replaced = self._buf[self._pos :]  # what a hook put in ac_in_buffer
+                self.reset(b"" if cut == CLEAR else replaced[rest:] if cut == CUT_FROM else replaced[-rest:])
+            elif cut == CUT_FROM:
+                pos += rest
+                if pos < end:
+                    self._pos = pos
+                else:
+                    self._buf = b""
+                    self._pos = 0
+                    self._search_from = 0
+            elif cut == CLEAR:
+                self._buf = b""  # (drop the consumed chunk at once: it may be 64 KiB)
+                self._pos = 0
+                self._search_from = 0
+            else:
+                self._pos = stop
+                self._stalled = True
+            if cut == KEEP_TAIL:
+                return
+            if isinstance(terminator, int) and terminator:
+                # The stdlib counted down the attribute, whatever get_terminator returned.
+                chat.terminator = 0 if found else chat.terminator - rest
+            if found:
+                chat.found_terminator()

@@ -62,6 +62,20 @@ then exceptional, each skipped once the channel left the map. ``use_poll=True`` 
 READ|PRI if readable, WRITE if writable and not accepting; the raw bits go to ``readwrite()``,
 which closes the channel on hang-up or error. The kernel interface underneath is the same
 either way.
+
+Bursts
+------
+The stdlib makes at most one ``handle_read`` per channel per pass, and a program can observe
+it (``loop(count=1)``, the per-pass tick): so by default we do too. With bulk input on
+(``ng_bulk_input``, ``ASYNCORE_NG_BULK_INPUT=1``), a channel whose ``recv()`` calls are answered
+in full reads up to 256 KiB ahead in one system call (``Dispatcher._ng_hold``); that input is
+then handed to it in a *burst*: ``handle_read`` again and again within the pass, through the
+same ``read()`` and its error boundary, while it holds input, stays in the map, keeps its read
+interest and announces no change (``pause_reading()`` ends a burst), at most ``BURST_READS``
+times. Its replies are corked meanwhile (``_ng_cork_output``/``_ng_uncork_output``:
+``dispatcher_with_send`` sends them in one ``sendmsg``). Only channels with announced
+predicates burst: a class asked every pass keeps one ``handle_read`` per pass (its
+``readable()`` may be a tick that must see each), and so reads no more than asked.
 """
 
 from __future__ import annotations
@@ -89,10 +103,14 @@ MapType = Dict[Any, Any]
 #: Seconds between two audits of a map for sockets closed behind the loop's back.
 AUDIT_INTERVAL = 1.0
 
+#: Most extra handle_read calls one burst makes (see "Bursts" in the module notes).
+BURST_READS = 64
+
 # What select(2) reports as readable, writable, exceptional (Linux fs/select.c: POLLIN_SET,
 # POLLOUT_SET, POLLEX_SET), in poll(2) bits.
 _SELECT_READABLE = READ | HUP | ERR
 _SELECT_WRITABLE = WRITE | ERR
+_CLOSING = HUP | ERR | NVAL
 
 # The stdlib looked these up at call time; tests replace them. A pass compares with the originals.
 _SELECT = select.select
@@ -205,13 +223,13 @@ def readwrite(obj: Any, flags: int) -> None:
     """Dispatch poll(2) ``flags`` to ``obj``: read, write, priority, then close on hang-up,
     error or an invalid descriptor; a disconnect error closes, anything else ``handle_error``."""
     try:
-        if flags & select.POLLIN:
+        if flags & READ:  # the poll(2) bits, as select.POLLIN... spell them
             obj.handle_read_event()
-        if flags & select.POLLOUT:
+        if flags & WRITE:
             obj.handle_write_event()
-        if flags & select.POLLPRI:
+        if flags & PRI:
             obj.handle_expt_event()
-        if flags & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+        if flags & _CLOSING:
             obj.handle_close()
     except OSError as e:
         if e.errno not in DISCONNECTED:
@@ -280,6 +298,8 @@ class Registration:
         "filter",
         "key",
         "polled",
+        "reactor",
+        "rechecks",
         "verdict",
         "wanted",
         "watch",
@@ -287,6 +307,7 @@ class Registration:
 
     def __init__(self, binding: MapBinding, key: Any, fd: int, channel: Any) -> None:
         self.binding = binding
+        self.reactor: Reactor = binding.reactor
         self.key = key
         self.fd = fd
         self.channel = channel
@@ -295,18 +316,49 @@ class Registration:
         self.polled = True
         self.wanted = False  # the predicates' last answer was "readable or writable"
         self.verdict: Optional[_ClassVerdict] = None
+        self.rechecks = False  # ask the predicates again after each event (verdict.rechecks)
         self.filter: Optional[Callable[[Any, Any], Tuple[Any, Any]]] = getattr(
             channel, "_ng_filter_interest", None
         )
         self.watch: Optional[Watch] = None
 
-    @property
-    def reactor(self) -> Reactor:
-        return self.binding.reactor
-
     def interest_changed(self) -> None:
         """The channel's predicates may answer differently: ask them before the next wait."""
         self.binding.mark(self)
+
+    def ready_again(self, again: bool = True) -> None:
+        """The channel has input buffered in user space: report it readable on the next pass
+        without a kernel event (through the normal handlers and their error boundary); with
+        ``again=False``, withdraw that (the input was used up meanwhile)."""
+        watch = self.watch
+        if watch is not None:
+            if again:
+                watch.ready_again(READ)
+            else:
+                watch.clear_ready_again()
+
+    def _burst(self, obj: Any, hooks: Any) -> None:
+        # Input a channel read ahead (Dispatcher._ng_hold; ``_ng_held`` is truthy) is handed to
+        # it now, in one burst of handle_read calls, while its replies are corked into one
+        # send: see "Bursts" in the module notes. Only channels whose predicates are announced
+        # (no per-pass tick to honour) and only while the channel stays in the map, interested
+        # and unpaused.
+        pending = obj._ng_pending_input
+        obj._ng_cork_output()
+        try:
+            for _ in range(BURST_READS):
+                watch = self.watch
+                # (An announced change, such as pause_reading(), ends the burst: the interest
+                # is asked again before anything more is read.)
+                if self.dirty or not (
+                    self.active and watch is not None and watch.events & READ and pending()
+                ):
+                    break
+                if self.binding.map.get(self.key) is not obj:
+                    break
+                hooks.read(obj)
+        finally:
+            obj._ng_uncork_output()
 
     def predicates_replaced(self) -> None:
         """A predicate was assigned on the instance: ask it every pass from now on."""
@@ -328,9 +380,9 @@ class Registration:
         map_get = binding.map.get
         key = self.key
         obj = map_get(key)
-        if obj is None:
-            return
         if obj is not self.channel:
+            if obj is None:
+                return
             binding.note(key)  # replaced by hand: registered anew next pass
         interest = self.watch.events  # type: ignore[union-attr]
         hooks = binding.hooks
@@ -338,6 +390,10 @@ class Registration:
             hooks.read(obj)
             if not self.active:
                 return
+            if self.verdict is not None and obj._ng_held and obj is self.channel:
+                self._burst(obj, hooks)
+                if not self.active:
+                    return
             obj = map_get(key)
         if bits & _SELECT_WRITABLE and interest & WRITE and obj is not None:
             hooks.write(obj)
@@ -352,22 +408,24 @@ class Registration:
         if bits & NVAL and obj is not None:
             binding.drop_broken(self, "its descriptor was closed without close()")
             return
-        if self.verdict is not None and self.verdict.rechecks and self.active:
+        if self.rechecks and self.active:
             binding.mark(self)
 
     def on_poll(self, bits: int) -> None:
         """Dispatch with poll semantics: the raw bits go to ``readwrite``."""
         binding = self.binding
         obj = binding.map.get(self.key)
-        if obj is None:
-            return
         if obj is not self.channel:
+            if obj is None:
+                return
             binding.note(self.key)
         if bits & NVAL:
             binding.drop_broken(self, "its descriptor was closed without close()")
             return
         binding.hooks.readwrite(obj, bits)
-        if self.verdict is not None and self.verdict.rechecks and self.active:
+        if bits & READ and self.verdict is not None and obj._ng_held and obj is self.channel and self.active:
+            self._burst(obj, binding.hooks)
+        if self.rechecks and self.active:
             binding.mark(self)
 
     def on_select_debug(self, bits: int) -> None:
@@ -533,17 +591,19 @@ class MapBinding:
         verdict = self._verdicts.get(cls)
         if verdict is None:
             verdict = self._verdicts[cls] = _ClassVerdict(cls)
-        instance_dict = getattr(reg.channel, "__dict__", {})
-        if verdict.announced and "readable" not in instance_dict and "writable" not in instance_dict:
+        if verdict.announced and not reg.channel._ng_overrides:  # (announced: our channel)
             reg.polled = False
             reg.verdict = verdict
+            reg.rechecks = verdict.rechecks
             verdict.registrations += 1
         else:
             reg.polled = True
+            reg.rechecks = False
             self._polled[reg.key] = reg
 
     def _unclassify(self, reg: Registration) -> None:
         verdict = reg.verdict
+        reg.rechecks = False
         if verdict is not None:
             reg.verdict = None
             verdict.registrations -= 1

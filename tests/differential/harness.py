@@ -17,6 +17,9 @@ sessions of one CI run compute each oracle trace once.
 
 Normalization (applied to both traces, in this order; nothing else is rewritten):
 
+0. Messages the interpreter itself words differently across Python versions (``time.sleep``,
+   ``select``, ``int()`` errors: see ``_VERSION_MESSAGES``) get one wording, since ours may run
+   on 3.8-3.13 against the 3.11 oracle.
 1. The scenario's path becomes ``<scenario>``, this folder's ``<harness>``; paths of the
    implementations' own files (``asyncore.py``, ``asynchat.py``, ``asyncore/__init__.py``,
    ``asynchat/__init__.py``, ``asyncore_ng/...``) become ``<lib>``.
@@ -261,8 +264,21 @@ def _tracebacks(lines: List[str]) -> List[str]:
     return out
 
 
+#: Messages the *interpreter* words differently from one Python version to another (the
+#: oracle is 3.11; ours may run on 3.8-3.13): each variant is mapped to one wording. They come
+#: from the runtime (time.sleep, select, int()), not from either implementation.
+_VERSION_MESSAGES = (
+    ("an integer is required (got type str)", "'str' object cannot be interpreted as an integer"),
+    ("timestamp too large to convert to C _PyTime_t", "<timestamp overflow>"),
+    ("timestamp out of range for platform time_t", "<timestamp overflow>"),
+    ("a bytes-like object or a number, not", "a bytes-like object or a real number, not"),
+)
+
+
 def normalize(text: str, path: str) -> str:
     """The documented normalization (module docstring), for a run of scenario ``path``."""
+    for variant, canonical in _VERSION_MESSAGES:
+        text = text.replace(variant, canonical)
     text = text.replace(path, SCENARIO)
     text = text.replace(HERE + os.sep, "<harness>/")
     text = _LIB_PATH.sub("<lib>", text)

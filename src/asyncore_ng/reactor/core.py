@@ -118,6 +118,36 @@ def file_identity(fd: int) -> Optional[Tuple[int, int]]:
     return st.st_dev, st.st_ino
 
 
+class _LoopThreads:
+    """Which threads run reactor passes, for a cheap "am I the loop's thread?" on hot paths.
+
+    ``sole`` is the ident of the one thread that runs (or last ran) passes of every live
+    reactor that ever ran, or None when there are several such threads (or none): a caller
+    on the sole thread knows without asking its reactor that no other thread runs it. A
+    reactor counts for the thread it last ran in until it is closed or collected.
+    """
+
+    def __init__(self) -> None:
+        self.sole: Optional[int] = None
+        self._counts: Dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def moved(self, old: Optional[int], new: Optional[int]) -> None:
+        with self._lock:
+            counts = self._counts
+            if old is not None:
+                counts[old] -= 1
+                if not counts[old]:
+                    del counts[old]
+            if new is not None:
+                counts[new] = counts.get(new, 0) + 1
+            self.sole = next(iter(counts)) if len(counts) == 1 else None
+
+
+#: See _LoopThreads (``loop_threads.sole`` is read by the channels' send paths).
+loop_threads = _LoopThreads()
+
+
 class ReactorClosed(RuntimeError):
     """Raised when something is scheduled on, or watched by, a closed reactor."""
 
@@ -172,6 +202,11 @@ class Watch:
         """
         if self.active:
             self._reactor._add_ready_again(self, bits)
+
+    def clear_ready_again(self) -> None:
+        """Withdraw a report requested by :meth:`ready_again` (the buffered data was used)."""
+        if self.active:
+            self._reactor._clear_ready_again(self)
 
     def __repr__(self) -> str:
         state = "" if self.active else " cancelled"
@@ -228,6 +263,8 @@ class Reactor:
         #: Read-only for everyone else.
         self.running_thread: Optional[int] = None
         self._loop_thread: Optional[threading.Thread] = None  # the last thread that ran passes
+        #: Its ident (read on hot paths: a thread that is not the loop's hands work over).
+        self.loop_thread: Optional[int] = None
         self._stop_requested = False
         self._closed = False
         self._exception_handler: Optional[ExceptionHandler] = None
@@ -255,8 +292,15 @@ class Reactor:
         try:
             if not self._closed:
                 self._drop_kernel()
+                self._forget_loop_thread()
         except Exception:
             pass
+
+    def _forget_loop_thread(self) -> None:
+        if self.loop_thread is not None:
+            loop_threads.moved(self.loop_thread, None)
+            self.loop_thread = None
+            self._loop_thread = None
 
     # -- kernel objects --------------------------------------------------------------------
 
@@ -544,6 +588,12 @@ class Reactor:
                 self._ready_again[w] = self._ready_again.get(w, 0) | bits
         self.notify()
 
+    def _clear_ready_again(self, w: Watch) -> None:
+        if w in self._ready_again or w._latent:
+            with self._lock:
+                self._ready_again.pop(w, None)
+                w._latent = 0
+
     # -- errors ------------------------------------------------------------------------
 
     def set_exception_handler(self, handler: Optional[ExceptionHandler]) -> None:
@@ -653,7 +703,10 @@ class Reactor:
             with self._lock:
                 self._kernel()
         outer, self.running_thread = self.running_thread, threading.get_ident()
-        self._loop_thread = threading.current_thread()
+        if self.loop_thread != self.running_thread:
+            self._loop_thread = threading.current_thread()
+            loop_threads.moved(self.loop_thread, self.running_thread)
+            self.loop_thread = self.running_thread
         return outer
 
     def owned_by_another_thread(self) -> bool:
@@ -661,7 +714,7 @@ class Reactor:
         loop) in a thread other than the caller's, still alive: work that touches what the
         loop's thread touches must then be handed to it (:meth:`call_soon_threadsafe`)."""
         owner = self._loop_thread
-        return owner is not None and owner.ident != threading.get_ident() and owner.is_alive()
+        return owner is not None and self.loop_thread != threading.get_ident() and owner.is_alive()
 
     def leave(self, outer: Optional[int]) -> None:
         """Undo :meth:`enter` (or :meth:`hand_over`)."""
@@ -678,7 +731,11 @@ class Reactor:
             with self._lock:
                 self._kernel()
         outer, self.running_thread = self.running_thread, FOREIGN_WAIT
-        self._loop_thread = threading.current_thread()
+        ident = threading.get_ident()
+        if self.loop_thread != ident:  # the passes will run in this thread (as in enter())
+            self._loop_thread = threading.current_thread()
+            loop_threads.moved(self.loop_thread, ident)
+            self.loop_thread = ident
         return outer
 
     def next_wait(self, timeout: Optional[float] = None) -> Optional[float]:
@@ -752,28 +809,24 @@ class Reactor:
             ready = self._collect(events)
             # 3. Dispatch I/O, each callback inside the error boundary (inlined here: this is
             # the hottest loop of the library; _guarded is the same boundary for timers).
+            pending = iter(ready)  # what is left when an exception leaves the pass
             debug = self._debug
-            for i, (w, bits) in enumerate(ready):
+            for w, bits in pending:
                 if not w.active:
                     continue
                 started = self.clock() if debug else 0.0
                 try:
                     w.callback(bits)
                 except PASSTHROUGH:
-                    self._requeue_synthetic(ready[i + 1 :])
+                    self._requeue_synthetic(list(pending))
                     raise
                 except Exception as exc:
                     if w.propagate_errors:
-                        self._requeue_synthetic(ready[i + 1 :])
+                        self._requeue_synthetic(list(pending))
                         raise
-                    self.call_exception_handler(
-                        {
-                            "message": f"exception in watch callback {w.callback!r}",
-                            "exception": exc,
-                            "watch": w,
-                        }
-                    )
+                    self._watch_failed(w, exc)
                 if debug and not w.propagate_errors:
+                    # (A channel's own callback times its handlers and names them: see loop.)
                     self.report_if_slow(started, f"watch callback {w.callback!r}")
         # 4. and 5.
         self.run_due()
@@ -840,6 +893,11 @@ class Reactor:
                 ready = list(merged.items())
         return ready
 
+    def _watch_failed(self, w: Watch, exc: Exception) -> None:
+        self.call_exception_handler(
+            {"message": f"exception in watch callback {w.callback!r}", "exception": exc, "watch": w}
+        )
+
     def _requeue_synthetic(self, rest: List[Tuple[Watch, int]]) -> None:
         # An exception leaves the pass: "ready again" reports not yet delivered must not be lost
         # (kernel events are level-triggered and come back by themselves). Re-queue them all.
@@ -896,6 +954,7 @@ class Reactor:
             self._ready_again.clear()
             self._drop_kernel()
             self._given_poller = None
+            self._forget_loop_thread()
         if self._waiter is not None:
             self._waiter.close()
         self._timers.clear()
@@ -917,4 +976,5 @@ __all__ = [
     "TimerHandle",
     "Watch",
     "file_identity",
+    "loop_threads",
 ]

@@ -1,0 +1,216 @@
+"""Bulk input (``ng_bulk_input``, off by default): read-ahead, bursts of handle_read calls
+within a pass, and corked replies. What must not change: the bytes, their order, the end of
+input after the last byte, pausing, hang-ups, classes that are asked every pass, fake sockets."""
+
+from __future__ import annotations
+
+import asyncore
+import socket
+import threading
+from typing import Any, Dict, List
+
+import pytest
+from conftest import run_until
+
+from asyncore_ng import loop as channels
+
+PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
+
+
+class Echo(asyncore.dispatcher_with_send):
+    ng_bulk_input = True
+
+    def __init__(self, sock: socket.socket, map: Dict[Any, Any]) -> None:
+        super().__init__(sock, map)
+        self.reads: List[int] = []
+        self.closes = 0
+
+    def handle_read(self) -> None:
+        data = self.recv(8192)
+        self.reads.append(len(data))
+        if data:
+            self.send(data)
+
+    def handle_close(self) -> None:
+        self.closes += 1
+        super().handle_close()  # at end of input: what is queued goes out first, then close
+
+
+def _pump(peer: socket.socket, payload: bytes, got: bytearray, done: threading.Event) -> None:
+    peer.sendall(payload)
+    peer.shutdown(socket.SHUT_WR)
+    while True:
+        chunk = peer.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    done.set()
+
+
+@pytest.mark.parametrize("use_poll", [False, True], ids=["select-semantics", "poll-semantics"])
+def test_bulk_echo_is_byte_exact_and_ends_after_the_last_byte(use_poll: bool) -> None:
+    m: Dict[Any, Any] = {}
+    ours, theirs = socket.socketpair()
+    echo = Echo(ours, m)
+    reactor = channels.get_reactor(m)
+    got = bytearray()
+    done = threading.Event()
+    peer = threading.Thread(target=_pump, args=(theirs, PAYLOAD, got, done))
+    peer.start()
+    try:
+        run_until(done.is_set, map=m, use_poll=use_poll, timeout=30)
+        passes = reactor.statistics()["passes"]
+    finally:
+        peer.join(10)
+        theirs.close()
+        asyncore.close_all(m)
+        channels.unbind(m)
+    assert bytes(got) == PAYLOAD
+    assert sum(echo.reads) == len(PAYLOAD)
+    assert all(n <= 8192 for n in echo.reads)  # recv never returns more than asked
+    assert echo.reads[-1] == 0 and echo.closes == 1  # the end of input came after the data
+    assert passes < len(echo.reads) / 2  # it read ahead, and bursts made several reads a pass
+
+
+def test_a_burst_makes_several_reads_in_one_pass() -> None:
+    m: Dict[Any, Any] = {}
+    ours, theirs = socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+    echo = Echo(ours, m)
+    try:
+        theirs.sendall(b"x" * 8192)  # the first read is answered in full: bulk from now on
+        asyncore.loop(timeout=1, map=m, count=1)
+        assert echo.reads == [8192] and echo._ng_bulk
+        theirs.recv(65536)
+        theirs.sendall(b"y" * (8192 * 10))
+        asyncore.loop(timeout=1, map=m, count=1)
+        assert echo.reads[1:] == [8192] * 10  # one pass, a burst of ten reads
+        assert not echo.out_buffer  # the corked replies went out when the burst ended
+        got = b""
+        while len(got) < 8192 * 10:
+            got += theirs.recv(1 << 20)
+        assert got == b"y" * (8192 * 10)
+    finally:
+        theirs.close()
+        asyncore.close_all(m)
+        channels.unbind(m)
+
+
+def test_without_bulk_input_each_pass_makes_one_read() -> None:
+    m: Dict[Any, Any] = {}
+    ours, theirs = socket.socketpair()
+    echo = Echo(ours, m)
+    echo.ng_bulk_input = False
+    try:
+        theirs.sendall(b"z" * (8192 * 4))
+        for expected in range(1, 5):
+            asyncore.loop(timeout=1, map=m, count=1)
+            assert len(echo.reads) == expected
+        assert not echo._ng_bulk
+    finally:
+        theirs.close()
+        asyncore.close_all(m)
+        channels.unbind(m)
+
+
+def test_a_class_asked_every_pass_never_bursts() -> None:
+    m: Dict[Any, Any] = {}
+    ours, theirs = socket.socketpair()
+    ticks: List[int] = []
+
+    class Ticking(Echo):
+        def readable(self) -> bool:  # a per-pass tick: must see every pass
+            ticks.append(len(self.reads))
+            return True
+
+    echo = Ticking(ours, m)
+    try:
+        theirs.sendall(b"w" * (8192 * 4))
+        for _ in range(4):
+            asyncore.loop(timeout=1, map=m, count=1)
+        assert echo.reads == [8192] * 4
+        assert ticks == [0, 1, 2, 3]
+        assert not echo._ng_bulk
+    finally:
+        theirs.close()
+        asyncore.close_all(m)
+        channels.unbind(m)
+
+
+def test_pausing_stops_a_burst_and_held_input_waits_for_resume() -> None:
+    m: Dict[Any, Any] = {}
+    ours, theirs = socket.socketpair()
+
+    class Pausing(Echo):
+        def handle_read(self) -> None:
+            super().handle_read()
+            if len(self.reads) == 3:
+                self.pause_reading()
+
+    echo = Pausing(ours, m)
+    try:
+        theirs.sendall(b"p" * 8192)
+        asyncore.loop(timeout=1, map=m, count=1)
+        theirs.sendall(b"q" * (8192 * 6))
+        asyncore.loop(timeout=0.05, map=m, count=3)
+        assert echo.reads == [8192, 8192, 8192]  # paused inside the burst: nothing more
+        echo.resume_reading()
+        asyncore.loop(timeout=1, map=m, count=1)
+        assert echo.reads == [8192] * 7  # the held input, delivered without a kernel event
+    finally:
+        theirs.close()
+        asyncore.close_all(m)
+        channels.unbind(m)
+
+
+def test_close_inside_a_burst_sends_the_replies_made_before_it() -> None:
+    m: Dict[Any, Any] = {}
+    ours, theirs = socket.socketpair()
+
+    class Closing(Echo):
+        def handle_read(self) -> None:
+            super().handle_read()
+            if len(self.reads) == 4:
+                self.close()
+
+    echo = Closing(ours, m)
+    try:
+        theirs.sendall(b"a" * 8192)
+        asyncore.loop(timeout=1, map=m, count=1)
+        theirs.sendall(b"b" * (8192 * 8))
+        asyncore.loop(timeout=1, map=m, count=1)
+        assert len(echo.reads) == 4 and not m
+        got = b""
+        while True:
+            chunk = theirs.recv(1 << 20)
+            if not chunk:
+                break
+            got += chunk
+        assert got == b"a" * 8192 + b"b" * (8192 * 3)
+    finally:
+        theirs.close()
+        channels.unbind(m)
+
+
+def test_a_fake_socket_never_reads_ahead() -> None:
+    class Fake:
+        def __init__(self) -> None:
+            self.asked: List[int] = []
+
+        def recv(self, n: int) -> bytes:
+            self.asked.append(n)
+            return b"f" * n
+
+        def fileno(self) -> int:
+            return -1
+
+        def setblocking(self, flag: bool) -> None:
+            pass
+
+    echo = asyncore.dispatcher_with_send()
+    echo.ng_bulk_input = True
+    echo.socket = Fake()
+    assert echo.recv(10) == b"f" * 10
+    assert echo.recv(10) == b"f" * 10
+    assert echo.socket.asked == [10, 10]
