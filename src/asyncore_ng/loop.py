@@ -115,6 +115,7 @@ _CLOSING = HUP | ERR | NVAL
 # The stdlib looked these up at call time; tests replace them. A pass compares with the originals.
 _SELECT = select.select
 _POLL = getattr(select, "poll", None)
+_NOT_YET = object()
 
 
 # -- the map ------------------------------------------------------------------------------
@@ -259,12 +260,6 @@ class _ClassVerdict:
         rechecks = getattr(cls, "_ng_rechecks_after_dispatch", None)
         self.rechecks = bool(self.announced and rechecks is not None and rechecks())
         self.registrations = 0
-
-    def still_holds(self, cls: type) -> bool:
-        return (
-            getattr(cls, "readable", None) is self.readable
-            and getattr(cls, "writable", None) is self.writable
-        )
 
 
 def _descriptor_of(key: Any) -> int:
@@ -523,7 +518,10 @@ class MapBinding:
         while journal:
             self._reconcile(journal.popleft())
         for cls, verdict in self._verdicts.items():
-            if not verdict.still_holds(cls):
+            # Do the class's predicates still hold what the verdict was made from?
+            if getattr(cls, "readable", None) is not verdict.readable or (
+                getattr(cls, "writable", None) is not verdict.writable
+            ):
                 self._reclassify(cls)
                 break  # the dict changed; the next pass looks at the other classes
         # Polled registrations: asked once per pass, in map order (their predicates may be a
@@ -717,6 +715,7 @@ class MapBinding:
                     self._release()
                 return bool(stopped)
         outer = reactor.enter()
+        wait: Any = _NOT_YET  # (with poll semantics, the same every pass: converted once)
         try:
             while map:
                 if count is not None:
@@ -728,10 +727,13 @@ class MapBinding:
                 elif not poll_semantics and hooks.select.select is not _SELECT:
                     _stdlib_select_pass(timeout, map, hooks, reactor)
                 else:
-                    wait = _poll_wait(timeout) if poll_semantics else None
-                    self.sync(poll_semantics)
                     if not poll_semantics:
+                        self.sync(False)
                         wait = _select_wait(timeout, bool(self._wanting))
+                    else:
+                        if wait is _NOT_YET:
+                            wait = _poll_wait(timeout)
+                        self.sync(True)
                     reactor.run_once(wait)
                     if reactor.pass_time >= self._next_audit:
                         self._audit()

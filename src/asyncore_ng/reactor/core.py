@@ -781,13 +781,13 @@ class Reactor:
                 poller = self._kernel()
         # 1. Compute the wait: none with work queued, else cut short by the next timer, clamped.
         started = self.clock()
-        timers = self._timers
+        timers = self._timers.entries  # (the heap itself: tested without a call)
         if self._ready or self._ready_again or self._always_ready:
             wait: Optional[float] = 0.0
         else:
             wait = timeout
             if timers:
-                deadline = timers.next_deadline()
+                deadline = self._timers.next_deadline()
                 if deadline is not None:
                     until = max(0.0, deadline - started)
                     if wait is None or until < wait:
@@ -809,34 +809,54 @@ class Reactor:
             ready = self._collect(events)
             # 3. Dispatch I/O, each callback inside the error boundary (inlined here: this is
             # the hottest loop of the library; _guarded is the same boundary for timers).
-            pending = iter(ready)  # what is left when an exception leaves the pass
-            debug = self._debug
-            for w, bits in pending:
-                if not w.active:
-                    continue
-                started = self.clock() if debug else 0.0
-                try:
-                    w.callback(bits)
-                except PASSTHROUGH:
-                    self._requeue_synthetic(list(pending))
-                    raise
-                except Exception as exc:
-                    if w.propagate_errors:
+            if self._debug:
+                self._dispatch_timed(ready)
+            else:
+                pending = iter(ready)  # what is left when an exception leaves the pass
+                for w, bits in pending:
+                    if not w.active:
+                        continue
+                    try:
+                        w.callback(bits)
+                    except PASSTHROUGH:
                         self._requeue_synthetic(list(pending))
                         raise
-                    self._watch_failed(w, exc)
-                if debug and not w.propagate_errors:
-                    # (A channel's own callback times its handlers and names them: see loop.)
-                    self.report_if_slow(started, f"watch callback {w.callback!r}")
+                    except Exception as exc:
+                        if w.propagate_errors:
+                            self._requeue_synthetic(list(pending))
+                            raise
+                        self._watch_failed(w, exc)
         # 4. and 5.
-        self.run_due()
+        if timers or self._ready:
+            self.run_due()
+
+    def _dispatch_timed(self, ready: List[Tuple[Watch, int]]) -> None:
+        # Step 3 in debug mode: the same, and a callback that blocked the loop is reported.
+        pending = iter(ready)
+        for w, bits in pending:
+            if not w.active:
+                continue
+            started = self.clock()
+            try:
+                w.callback(bits)
+            except PASSTHROUGH:
+                self._requeue_synthetic(list(pending))
+                raise
+            except Exception as exc:
+                if w.propagate_errors:
+                    self._requeue_synthetic(list(pending))
+                    raise
+                self._watch_failed(w, exc)
+            if not w.propagate_errors:
+                # (A channel's own callback times its handlers and names them: see loop.)
+                self.report_if_slow(started, f"watch callback {w.callback!r}")
 
     def run_due(self) -> None:
         """Fire the timers that are due and run the callbacks queued so far (the end of a
         pass, without waiting or polling)."""
         # 4. Fire due timers.
         timers = self._timers
-        if timers:
+        if timers.entries:
             now = self.clock()
             due = timers.pop_due(now)
             for i, handle in enumerate(due):
@@ -861,22 +881,29 @@ class Reactor:
         """Pair each reported event with its watch; add the "ready again" reports."""
         watches = self._watches
         ready: List[Tuple[Watch, int]] = []
-        stale: List[int] = []
-        # Under the lock: another thread's cancel (unregister, then note the number as
-        # forgotten) is then wholly before or after this look-up.
-        with self._lock:
-            for fd, bits in events:
-                w = watches.get(fd)
-                if w is None:
-                    # Not stale if another thread unregistered it while we waited: only a
-                    # registration that outlived its number keeps reporting (next pass too).
-                    if not bits & NVAL and fd not in self._forgotten:
+        unowned: List[Tuple[int, int]] = []
+        for fd, bits in events:
+            w = watches.get(fd)
+            if w is None:
+                unowned.append((fd, bits))
+            else:
+                ready.append((w, bits))
+        if unowned:
+            # Not stale if another thread unregistered it while we waited: only a registration
+            # that outlived its number keeps reporting (next pass too). Looked at again under
+            # the lock: another thread's cancel (unregister, then note the number as
+            # forgotten) is then wholly before or after.
+            stale = []
+            with self._lock:
+                for fd, bits in unowned:
+                    w = watches.get(fd)
+                    if w is not None:
+                        ready.append((w, bits))
+                    elif not bits & NVAL and fd not in self._forgotten:
                         stale.append(fd)
-                else:
-                    ready.append((w, bits))
+            if stale:
+                self._drop_stale(stale)
         self._events += len(ready)
-        if stale:
-            self._drop_stale(stale)
         if self._ready_again or self._always_ready:
             with self._lock:
                 synthetic, self._ready_again = self._ready_again, {}

@@ -54,7 +54,10 @@ class TimerQueue:
     """The reactor's timers. Not thread-safe: use ``call_soon_threadsafe`` from other threads."""
 
     def __init__(self) -> None:
-        self._heap: List[Tuple[float, int, TimerHandle]] = []
+        #: The heap of ``(when, sequence, handle)``, cancelled entries included: the same list
+        #: for the queue's whole life, so the reactor tests it for emptiness without a call.
+        self.entries: List[Tuple[float, int, TimerHandle]] = []
+        self._heap = self.entries
         self._seq = itertools.count()
         self._cancelled = 0
 
@@ -63,7 +66,7 @@ class TimerQueue:
         return len(self._heap) - self._cancelled
 
     def __bool__(self) -> bool:
-        """Whether any entry, live or cancelled, is left (cheap: the pass asks it every time)."""
+        """Whether any entry, live or cancelled, is left."""
         return bool(self._heap)
 
     def push(
@@ -80,7 +83,7 @@ class TimerQueue:
     def _note_cancelled(self) -> None:
         self._cancelled += 1
         if self._cancelled > COMPACT_MIN and self._cancelled * 2 > len(self._heap):
-            self._heap = [entry for entry in self._heap if not entry[2].cancelled]
+            self._heap[:] = [entry for entry in self._heap if not entry[2].cancelled]
             heapq.heapify(self._heap)
             self._cancelled = 0
 
