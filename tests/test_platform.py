@@ -314,6 +314,41 @@ def test_a_watch_callback_that_raises_does_not_abort_the_pass() -> None:
         b.close()
 
 
+@pytest.mark.parametrize("exc", [asyncore.ExitNow, KeyboardInterrupt, SystemExit])
+def test_exitnow_and_ctrl_c_in_a_watch_callback_leave_the_pass(exc: type) -> None:
+    # Not the exception handler's: they end loop() as in the stdlib, and the pass's other
+    # "ready again" reports are kept for the next pass (none lost, none run twice).
+    reactor = Reactor()
+    a, b = socket.socketpair()
+    contexts: List[Dict[str, Any]] = []
+    reactor.set_exception_handler(lambda r, ctx: contexts.append(ctx))
+    seen: List[str] = []
+    try:
+
+        def first(bits: int) -> None:
+            seen.append("first")
+            raise exc()
+
+        def other(bits: int) -> None:
+            seen.append("other")
+
+        reactor.watch(a.fileno(), READ, first)
+        w = reactor.watch(b.fileno(), READ, other)  # (b itself has nothing to read)
+        w.ready_again()
+        b.send(b"x")
+        with pytest.raises(exc):
+            reactor.run_once(1)
+        assert seen in (["first"], ["other", "first"]) and contexts == []
+        ran_before = seen.count("other")
+        a.recv(1)  # first's kernel event is gone; other's report comes once in all
+        reactor.run_once(0)
+        assert seen.count("other") == 1, (ran_before, seen)
+    finally:
+        reactor.close()
+        a.close()
+        b.close()
+
+
 def test_an_exception_in_handle_idle_timeout_goes_to_handle_error() -> None:
     a, b = socket.socketpair()
     errors: List[str] = []

@@ -818,14 +818,10 @@ class Reactor:
                         continue
                     try:
                         w.callback(bits)
-                    except PASSTHROUGH:
-                        self._requeue_synthetic(list(pending))
-                        raise
-                    except Exception as exc:
-                        if w.propagate_errors:
+                    except BaseException as exc:
+                        if self._leaves_pass(w, exc):
                             self._requeue_synthetic(list(pending))
                             raise
-                        self._watch_failed(w, exc)
         # 4. and 5.
         if timers or self._ready:
             self.run_due()
@@ -839,14 +835,10 @@ class Reactor:
             started = self.clock()
             try:
                 w.callback(bits)
-            except PASSTHROUGH:
-                self._requeue_synthetic(list(pending))
-                raise
-            except Exception as exc:
-                if w.propagate_errors:
+            except BaseException as exc:
+                if self._leaves_pass(w, exc):
                     self._requeue_synthetic(list(pending))
                     raise
-                self._watch_failed(w, exc)
             if not w.propagate_errors:
                 # (A channel's own callback times its handlers and names them: see loop.)
                 self.report_if_slow(started, f"watch callback {w.callback!r}")
@@ -919,6 +911,15 @@ class Reactor:
                         self._synthetic_events += 1
                 ready = list(merged.items())
         return ready
+
+    def _leaves_pass(self, w: Watch, exc: BaseException) -> bool:
+        """A callback of step 3 raised: whether ``exc`` leaves the pass (Ctrl-C, ``ExitNow``,
+        ``SystemExit``, anything not an ``Exception``, and every exception of a watch with
+        ``propagate_errors``). Otherwise it goes to the exception handler and the pass goes on."""
+        if isinstance(exc, PASSTHROUGH) or not isinstance(exc, Exception) or w.propagate_errors:
+            return True
+        self._watch_failed(w, exc)
+        return False
 
     def _watch_failed(self, w: Watch, exc: Exception) -> None:
         self.call_exception_handler(
