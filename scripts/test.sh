@@ -9,6 +9,9 @@
 # CPython's asyncore/asynchat suites run again with ASYNCORE_NG_BACKEND=asyncio and =uvloop (a skip
 # saying why where uvloop does not install).  3.11 and 3.13 are required: the run fails without
 # them.  PYTHONS="3.13 3.11" narrows the set for a quick local run; extra arguments go to pytest.
+# The interpreters run in two lanes at once (LANES=1 for one after the other), each interpreter's
+# output kept in .ci/logs/ and printed whole when its lane is done: most of a session's time is
+# spent waiting on sockets and subprocesses, not on a CPU, and CI must stay under 15 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -25,29 +28,38 @@ find_python() {  # newest pyenv CPython X.Y.Z for X.Y, else pythonX.Y on PATH
     command -v "python$want" 2>/dev/null || true
 }
 
-failed=()
-venv313_python=
-for v in $pythons; do
+logs=$root/.ci/logs
+rm -rf "$logs" && mkdir -p "$logs"
+
+setup_version() {  # setup_version X.Y: its venv with the package installed (one at a time: pip builds in the tree)
+    local v=$1 py venv extras
     py=$(find_python "$v")
     if [ -z "$py" ]; then
         case " $required " in
-            *" $v "*) echo "FAIL: CPython $v is required and was not found"; failed+=("$v:missing"); continue ;;
-            *) echo "skip: CPython $v not found on this machine"; continue ;;
+            *" $v "*) echo "FAIL: CPython $v is required and was not found"; echo "$v:missing" >"$logs/$v.failed" ;;
+            *) echo "skip: CPython $v not found on this machine" ;;
         esac
+        return 1
     fi
-    echo "=== CPython $v ($py)"
+    echo "=== CPython $v ($py): venv and install"
     venv=$venvs/$v
-    [ -x "$venv/bin/python" ] || "$py" -m venv "$venv" || { failed+=("$v:venv"); continue; }
+    [ -x "$venv/bin/python" ] || "$py" -m venv "$venv" || { echo "$v:venv" >"$logs/$v.failed"; return 1; }
     extras=test
     [ "$v" = 3.13 ] && extras=test,lint,uvloop  # uvloop: the bridge's tests on it (optional for users)
     if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check ".[$extras]"; then
         if [ "$extras" = test,lint,uvloop ] && "$venv/bin/python" -m pip install -q --disable-pip-version-check ".[test,lint]"; then
             echo "skip: uvloop does not install on CPython $v here (the pip error is above): its tests skip, saying so"
         else
-            failed+=("$v:install"); continue
+            echo "$v:install" >"$logs/$v.failed"; return 1
         fi
     fi
-    [ "$v" = 3.13 ] && venv313_python=$venv/bin/python
+}
+
+test_version() {  # test_version X.Y [pytest args]: one interpreter's tests; failures to $logs/X.Y.failed
+    local v=$1 venv=$venvs/$1 b why
+    shift
+    local failed=()
+    echo "=== CPython $v ($(readlink -f "$venv/bin/python"))"
     "$venv/bin/python" -m pytest -p no:cacheprovider "$@" || failed+=("$v:pytest")
     if [ "$v" = 3.13 ]; then
         # CPython's own suites again, with asyncore.loop() running its passes on asyncio and on
@@ -65,7 +77,41 @@ for v in $pythons; do
         "$venv/bin/ruff" check . || failed+=("ruff")  # every tracked Python file (.gitignore is respected)
         "$venv/bin/mypy" || failed+=("mypy")
     fi
+    [ ${#failed[@]} -eq 0 ] || echo "${failed[*]}" >"$logs/$v.failed"
+}
+
+run_lane() {  # the interpreters of one lane, one after the other; each log printed when it ends
+    local v
+    for v in $1; do
+        test_version "$v" "${@:2}" >"$logs/$v.log" 2>&1
+        echo "--- CPython $v: $([ -e "$logs/$v.failed" ] && echo "FAILED ($(cat "$logs/$v.failed"))" || echo "passed") ($SECONDS s into the run)"
+    done
+}
+
+ready=
+for v in $pythons; do
+    setup_version "$v" && ready="$ready $v"
 done
+# Two lanes of about equal length (3.8 and 3.13 run the most: differential scenarios, bridges).
+lane1= lane2=
+for v in $ready; do
+    case "$v" in 3.13|3.11|3.9) lane2="$lane2 $v" ;; *) lane1="$lane1 $v" ;; esac
+done
+if [ "${LANES:-2}" = 1 ] || [ -z "$lane1" ] || [ -z "$lane2" ]; then
+    run_lane "$ready" "$@"
+else
+    run_lane "$lane1" "$@" &
+    lane1_pid=$!
+    run_lane "$lane2" "$@"
+    wait "$lane1_pid"
+fi
+failed=()
+for v in $pythons; do
+    [ -e "$logs/$v.log" ] && cat "$logs/$v.log"
+    [ -e "$logs/$v.failed" ] && failed+=($(cat "$logs/$v.failed"))
+done
+venv313_python=
+case " $ready " in *" 3.13 "*) venv313_python=$venvs/3.13/bin/python ;; esac
 
 if [ "${WHEEL_CHECK:-1}" = 0 ]; then
     echo "skip: wheel check (WHEEL_CHECK=0)"
