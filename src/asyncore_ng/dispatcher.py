@@ -639,16 +639,9 @@ class Dispatcher:
         try:
             data: bytes = self.socket.recv(buffer_size)
             if not data:
-                # End of input: the peer shut down its sending side (see BufferedOutput).
-                self._ng_input_ended = True
-                self.handle_close()
-                return b""
+                return self._ng_end_of_input()
         except OSError as why:
-            if why.errno in errnos.DISCONNECTED:
-                if not self._ng_closed_elsewhere():
-                    self._ng_peer_gone()
-                return b""
-            raise
+            return self._ng_recv_failed(why)
         if len(data) == buffer_size and self.ng_bulk_input and self._ng_reads_in_bulk():
             self._ng_bulk = True  # the kernel had more: read ahead from now on
         if self._ng_idle_timeout is not None:
@@ -657,7 +650,8 @@ class Dispatcher:
 
     def _ng_recv_bulk(self, buffer_size: int) -> bytes:
         # recv() of a channel reading in bulk (see _ng_hold): from what is held, else one
-        # read of up to READ_AHEAD bytes whose rest is held.
+        # read of up to READ_AHEAD bytes whose rest is held. (A method of its own, so that the
+        # plain path above pays nothing for it.)
         if self._ng_held:
             return self._ng_take_held(buffer_size)
         sock = self.socket
@@ -667,15 +661,9 @@ class Dispatcher:
         try:
             data: bytes = sock.recv(READ_AHEAD)
             if not data:
-                self._ng_input_ended = True
-                self.handle_close()
-                return b""
+                return self._ng_end_of_input()
         except OSError as why:
-            if why.errno in errnos.DISCONNECTED:
-                if not self._ng_closed_elsewhere():
-                    self._ng_peer_gone()
-                return b""
-            raise
+            return self._ng_recv_failed(why)
         if len(data) > buffer_size:
             self._ng_hold(data, buffer_size)
             data = data[:buffer_size]
@@ -684,6 +672,21 @@ class Dispatcher:
         if self._ng_idle_timeout is not None:
             self._ng_note_activity()
         return data
+
+    def _ng_end_of_input(self) -> bytes:
+        # recv() read nothing: the peer shut down its sending side (see BufferedOutput).
+        self._ng_input_ended = True
+        self.handle_close()
+        return b""
+
+    def _ng_recv_failed(self, why: OSError) -> bytes:
+        # recv()'s system call failed: a disconnect closes the channel, as the stdlib's did;
+        # any other error propagates (to handle_error).
+        if why.errno in errnos.DISCONNECTED:
+            if not self._ng_closed_elsewhere():
+                self._ng_peer_gone()
+            return b""
+        raise why
 
     def _ng_hold(self, data: bytes, taken: int) -> None:
         self._ng_held = data
