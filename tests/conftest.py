@@ -71,6 +71,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
     skip_if_unavailable(request.param)
     channels.close_all(ignore_all=True)
     channels.unbind(channels.socket_map)  # the next use makes a reactor on the backend asked for
+    channels.sweep()  # (nor may a dropped map's reactor serve the next one)
     old = os.environ.get("ASYNCORE_NG_BACKEND")
     os.environ["ASYNCORE_NG_BACKEND"] = request.param
     try:
@@ -82,6 +83,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
             os.environ["ASYNCORE_NG_BACKEND"] = old
         channels.close_all(ignore_all=True)
         channels.unbind(channels.socket_map)
+        channels.sweep()
 
 
 @pytest.fixture(params=[False, True], ids=["select-semantics", "poll-semantics"])

@@ -78,6 +78,7 @@ PROTOCOL = {
     "_ng_overrides",
     "_ng_cork_output",
     "_ng_uncork_output",
+    "_ng_take_read_ahead",
 }
 #: Private names the stdlib's asyncore/asynchat exposed (code uses them; so do the shims).
 STDLIB_PRIVATE = {

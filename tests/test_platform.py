@@ -215,8 +215,7 @@ def test_events_of_a_closed_but_duplicated_socket_never_reach_the_channel_that_r
     be reported to the new channel (with epoll the old registration outlives the number)."""
     m: Dict[Any, Any] = {}
     reactor = Reactor(backend_name)
-    binding = channels.MapBinding(m, reactor)
-    channels._plain_bindings[id(m)] = __import__("weakref").ref(binding)
+    channels.bind(m, reactor)
     events: Dict[str, List[str]] = {"old": [], "new": []}
 
     class Recorder(asyncore.dispatcher):

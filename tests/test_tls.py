@@ -564,10 +564,8 @@ def test_peer_ending_without_close_notify_is_an_end_of_input(
     assert (
         handler.record.closes == 1 and handler.record.tls_errors == [] and handler.record.handle_errors == []
     )
-    if sys.version_info >= (3, 10):
-        # Older ssl modules read such an end as b"", the same as after close_notify: it is
-        # still an end of input, but the truncation cannot be told (and logged) there.
-        assert any("without a TLS close_notify" in r.getMessage() for r in caplog.records)
+    # (The TCP end of input is judged by us, not by OpenSSL: told apart on every version.)
+    assert any("without a TLS close_notify" in r.getMessage() for r in caplog.records)
     listener.close()
 
 
@@ -904,6 +902,161 @@ def test_the_final_flush_is_bounded_by_the_shutdown_timeout(
         run_until(lambda: len(channels.socket_map) == 1)  # never read: the closer gives up
         assert time.monotonic() - started >= 0.4
     assert any("did not take the end of the TLS stream" in r.getMessage() for r in caplog.records)
+    listener.close()
+
+
+def _read_all_tls(sock: socket.socket, obj: ssl.SSLObject, incoming: ssl.MemoryBIO) -> Tuple[bytes, str]:
+    """Read plaintext until the connection ends: ``(data, how it ended)``."""
+    got = bytearray()
+    while True:
+        try:
+            chunk = obj.read(MIB)
+            if not chunk:
+                return bytes(got), "close_notify"
+            got += chunk
+            continue
+        except ssl.SSLWantReadError:
+            pass
+        except ssl.SSLZeroReturnError:
+            return bytes(got), "close_notify"
+        except ssl.SSLError as exc:
+            return bytes(got), f"TLS error: {exc}"
+        data = sock.recv(MIB)
+        if not data:
+            return bytes(got), "end of input"
+        incoming.write(data)
+
+
+@pytest.mark.parametrize("kind", ["dispatcher_with_send", "async_chat"])
+def test_a_half_close_without_close_notify_still_gets_the_whole_answer(certs: Certs, kind: str) -> None:
+    """The HTTP-client shape: the peer sends its request, then shuts down its sending side at
+    the TCP level (no close_notify), and reads the answer. All 4 MiB queued for it arrive,
+    followed by close_notify; OpenSSL must not have been told that the input ended."""
+    answer = _pattern(4 * MIB)
+
+    class Answer(TLSMixin, DispatcherWithSend):
+        def __init__(self, sock: socket.socket) -> None:
+            super().__init__(sock)
+            self.start_tls(certs.server_context(), server_side=True)
+
+        def handle_read(self) -> None:
+            if self.recv(65536) == b"GET":
+                self.send(answer)
+
+    class ChatAnswer(TLSMixin, AsyncChat):
+        def __init__(self, sock: socket.socket) -> None:
+            super().__init__(sock)
+            self.set_terminator(b"\n")
+            self.start_tls(certs.server_context(), server_side=True)
+
+        def collect_incoming_data(self, data: bytes) -> None:
+            pass
+
+        def found_terminator(self) -> None:
+            self.push(answer)
+
+    listener = Listener(Answer if kind == "dispatcher_with_send" else ChatAnswer)
+
+    def client() -> Tuple[bytes, str]:
+        with small_window_connection(listener.port) as raw:
+            incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+            obj = certs.client_context().wrap_bio(incoming, outgoing, server_hostname="localhost")
+            _tls_over_blocking(raw, obj, incoming, outgoing)
+            obj.write(b"GET" if kind == "dispatcher_with_send" else b"GET\n")
+            raw.sendall(outgoing.read())
+            raw.shutdown(socket.SHUT_WR)  # our end of input, without close_notify
+            return _read_all_tls(raw, obj, incoming)
+
+    got, ending = drive(client)
+    assert len(got) == len(answer) and got == answer
+    assert ending == "close_notify"
+    run_until(lambda: len(channels.socket_map) == 1)
+    listener.close()
+
+
+def test_the_flush_after_a_half_close_is_bounded_by_the_shutdown_timeout(
+    certs: Certs, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="asyncore_ng")
+
+    class Answer(TLSMixin, DispatcherWithSend):
+        ng_tls_shutdown_timeout = 0.5
+
+        def __init__(self, sock: socket.socket) -> None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
+            super().__init__(sock)
+            self.start_tls(certs.server_context(), server_side=True)
+
+        def handle_read(self) -> None:
+            if self.recv(65536):
+                self.send(b"q" * (4 * MIB))
+
+    listener = Listener(Answer)
+    with small_window_connection(listener.port) as raw:
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = certs.client_context().wrap_bio(incoming, outgoing, server_hostname="localhost")
+        drive(lambda: _tls_over_blocking(raw, obj, incoming, outgoing))
+        obj.write(b"GET")
+        raw.sendall(outgoing.read())
+        raw.shutdown(socket.SHUT_WR)
+        started = time.monotonic()
+        run_until(lambda: len(channels.socket_map) == 1)  # never read: the flush gives up
+        assert time.monotonic() - started >= 0.4
+    assert any("did not take the rest of the output" in r.getMessage() for r in caplog.records)
+    listener.close()
+
+
+def test_starttls_finds_a_client_hello_read_ahead(certs: Certs) -> None:
+    """Bulk input: a plain command protocol of 16-byte records, STARTTLS pipelined with the
+    ClientHello. The ClientHello is read ahead with the command; start_tls() must hand it to
+    TLS (and never serve it as plaintext)."""
+
+    class Records(TLSMixin, DispatcherWithSend):
+        ng_bulk_input = True
+
+        def __init__(self, sock: socket.socket) -> None:
+            super().__init__(sock)
+            self.commands: List[bytes] = []
+
+        def handle_read(self) -> None:
+            data = self.recv(16)
+            if not data:
+                return
+            self.commands.append(data)
+            if self._ng_tls is None and data.startswith(b"STARTTLS"):
+                self.start_tls(certs.server_context(), server_side=True)
+            elif self._ng_tls is not None:
+                self.send(data.upper())
+
+    listener = Listener(Records)
+
+    def client() -> bytes:
+        with socket.create_connection(("127.0.0.1", listener.port), timeout=DEADLINE) as raw:
+            obj, incoming, hello = client_hello(certs.client_context())
+            outgoing = ssl.MemoryBIO()  # (client_hello read its outgoing BIO: keep writing to one)
+            obj = certs.client_context().wrap_bio(incoming, outgoing, server_hostname="localhost")
+            with pytest.raises(ssl.SSLWantReadError):
+                obj.do_handshake()
+            hello = outgoing.read()
+            raw.sendall(b"HELLO".ljust(16))  # a full read: the channel reads ahead from now on
+            raw.sendall(b"STARTTLS".ljust(16) + hello)
+            _tls_over_blocking(raw, obj, incoming, outgoing)
+            obj.write(b"abcdefghijklmnop")
+            raw.sendall(outgoing.read())
+            reply = b""
+            while len(reply) < 16:
+                try:
+                    reply += obj.read(16 - len(reply))
+                except ssl.SSLWantReadError:
+                    chunk = raw.recv(65536)
+                    assert chunk, "connection ended"
+                    incoming.write(chunk)
+            return reply
+
+    assert drive(client) == b"ABCDEFGHIJKLMNOP"
+    (handler,) = listener.handlers
+    assert handler.commands == [b"HELLO".ljust(16), b"STARTTLS".ljust(16), b"abcdefghijklmnop"]
+    handler.close()
     listener.close()
 
 

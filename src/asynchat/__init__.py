@@ -29,6 +29,8 @@ from asyncore_ng.producers import Fifo, SimpleProducer  # noqa: E402
 #: Marks this module as asyncore-ng's (``asyncore_ng.install()`` and the runner check it).
 __asyncore_ng__ = True
 
+find_prefix_at_end.__module__ = __name__  # (asynchat's name, as in a pickle or a traceback)
+
 
 class async_chat(AsyncChat, asyncore.dispatcher):
     """asynchat's async_chat (see ``asyncore_ng.chat.AsyncChat`` for the extras)."""

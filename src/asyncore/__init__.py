@@ -57,6 +57,13 @@ _strerror = _dispatcher.strerror
 
 _this = sys.modules[__name__]
 
+# The stdlib's names say they are asyncore's: a traceback prints ``asyncore.ExitNow: ...``, a
+# pickle names ``asyncore.ExitNow``. They are the engine's objects, so they say so once this
+# module is imported.
+for _name in ("ExitNow", "read", "write", "_exception", "readwrite", "compact_traceback", "_strerror"):
+    globals()[_name].__module__ = __name__
+del _name
+
 
 def poll(timeout: Optional[float] = 0.0, map: Optional[Dict[Any, Any]] = None) -> None:
     _loop.poll(timeout, socket_map if map is None else map, hooks=_this)

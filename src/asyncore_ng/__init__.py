@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .dispatcher import Dispatcher, compact_traceback, state_predicate
     from .files import FileDispatcher, FileWrapper
     from .loop import ChannelMap, get_reactor, socket_map
-    from .reactor import Reactor, ReactorClosed, TimerHandle, Watch
+    from .reactor import ConcurrentPassError, Reactor, ReactorClosed, TimerHandle, Watch
 
 # Imported on first use (PEP 562), so `import asyncore_ng.reactor` loads the reactor layer only.
 _LAZY = {
@@ -37,7 +37,7 @@ _LAZY = {
     **dict.fromkeys(["FileDispatcher", "FileWrapper"], ".files"),
     "AsyncChat": ".chat",
     **dict.fromkeys(["install", "shim_status"], "._install"),
-    **dict.fromkeys(["Reactor", "ReactorClosed", "TimerHandle", "Watch"], ".reactor"),
+    **dict.fromkeys(["ConcurrentPassError", "Reactor", "ReactorClosed", "TimerHandle", "Watch"], ".reactor"),
 }
 
 
@@ -69,6 +69,7 @@ __all__ = [
     "AsyncChat",
     "BufferedOutput",
     "ChannelMap",
+    "ConcurrentPassError",
     "Dispatcher",
     "DispatcherWithSend",
     "ExitNow",

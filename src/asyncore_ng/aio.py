@@ -66,7 +66,7 @@ import sys
 import threading
 import weakref
 from asyncio import _get_running_loop  # public in spirit: "for event loops" (asyncio.events)
-from typing import Any, Awaitable, Callable, Dict, Optional, TypeVar
+from typing import Any, Awaitable, Callable, Dict, Literal, Optional, Tuple, TypeVar, overload
 
 from . import loop as _channels
 from .loop import MapBinding, bind, guarded_call, release
@@ -632,20 +632,52 @@ def adopt(sock: socket.socket, factory: Callable[..., T], *args: Any, **kwargs: 
     return factory(sock, *args, **kwargs)
 
 
-def release_socket(channel: Any) -> socket.socket:
+class PendingInput(RuntimeError):
+    """:func:`release_socket` was asked for a socket whose channel holds input it read ahead
+    (bulk input): that input would be lost. Ask for it with ``with_input=True``."""
+
+
+@overload
+def release_socket(channel: Any) -> socket.socket: ...
+
+
+@overload
+def release_socket(channel: Any, with_input: Literal[False]) -> socket.socket: ...
+
+
+@overload
+def release_socket(channel: Any, with_input: Literal[True]) -> Tuple[socket.socket, bytes]: ...
+
+
+def release_socket(channel: Any, with_input: bool = False) -> Any:
     """Take a channel's socket back for asyncio code: the channel leaves its map (without a
     ``handle_close``) and forgets the socket, which stays open and connected. Output still
     queued in the channel is not sent. ``asyncio.open_connection(sock=...)`` makes streams
-    of it; ``loop.sock_recv``/``sock_sendall`` use it as it is."""
+    of it; ``loop.sock_recv``/``sock_sendall`` use it as it is.
+
+    With bulk input (``ng_bulk_input``) the channel may hold bytes it read from the socket
+    ahead of its ``recv()`` calls: they come before anything the socket still has. With
+    ``with_input=True`` the result is ``(socket, those bytes)``; without it, a channel that
+    holds any raises :class:`PendingInput` (and keeps its socket), so none is lost unseen.
+    (Input an ``async_chat`` received and did not frame yet is in its ``ac_in_buffer``, as in
+    the stdlib.)"""
     sock: Optional[socket.socket] = getattr(channel, "socket", None)
     if sock is None:
         raise ValueError(f"{channel!r} has no socket")
+    ours = hasattr(channel, "_ng_take_read_ahead")  # (a duck-typed channel reads nothing ahead)
+    if not with_input and ours and channel._ng_pending_input():
+        raise PendingInput(
+            f"{channel!r} holds bytes it read ahead (bulk input) that the socket will not give "
+            "again: call release_socket(channel, with_input=True), which returns them with the "
+            "socket"
+        )
+    pending = channel._ng_take_read_ahead() if ours else b""
     channel.del_channel()
     channel.socket = None
     channel.connected = False
     channel.accepting = False
     channel.connecting = False
-    return sock
+    return (sock, pending) if with_input else sock
 
 
 __all__ = [
@@ -653,6 +685,7 @@ __all__ = [
     "Attachment",
     "BridgeUnavailable",
     "LoopWaiter",
+    "PendingInput",
     "adopt",
     "attach",
     "event_loop_of",

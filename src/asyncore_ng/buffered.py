@@ -16,7 +16,7 @@ from __future__ import annotations
 import errno
 import socket
 from operator import attrgetter
-from typing import Any, List, Optional
+from typing import Any, Optional
 
 from . import errnos
 from .dispatcher import AnnouncedState, ChannelMapType, Dispatcher, _get_ident, _library_predicate
@@ -113,7 +113,7 @@ class DispatcherWithSend(BufferedOutput):
     #: ``dispatcher``, whose ``send`` tests patch).
     _ng_plain_class: Any = Dispatcher
     _ng_out_announced = False  # whether the loop was last told that output is queued
-    _ng_cork: Optional[List[bytes]] = None  # replies held back during a burst (see below)
+    _ng_corked = False  # replies wait in out_buffer for the end of a burst (see below)
 
     def __init__(self, sock: Optional[socket.socket] = None, map: Optional[ChannelMapType] = None):
         # The buffer exists before the channel enters the map: a loop thread woken by that may
@@ -124,8 +124,11 @@ class DispatcherWithSend(BufferedOutput):
 
     def _ng_set_out_buffer(self, value: Any) -> None:
         # Code written for the stdlib assigns bytes (out_buffer = out_buffer + data): keep a
-        # bytearray, and tell the loop, since writable() reads it.
-        self._ng_out = value if type(value) is bytearray else bytearray(value)
+        # bytearray, and tell the loop, since writable() reads it. Anything else (Python 2-era
+        # code assigns '') is kept as it is: the stdlib's operations then fail where they did.
+        if type(value) is not bytearray and isinstance(value, (bytes, bytearray, memoryview)):
+            value = bytearray(value)
+        self._ng_out = value
         self._ng_out_announced = bool(self._ng_out)
         self._ng_announce()
 
@@ -168,6 +171,9 @@ class DispatcherWithSend(BufferedOutput):
         self._ng_queue_changed(buf)
 
     def initiate_send(self) -> None:
+        if self._ng_from_other_thread():
+            self._ng_hand_over(DispatcherWithSend.initiate_send)
+            return
         buf = self.out_buffer
         if self._ng_direct(buf):
             # What the stdlib did, without copying: the chunk goes to the kernel as a view of the
@@ -181,54 +187,40 @@ class DispatcherWithSend(BufferedOutput):
             self._ng_sent(buf, num_sent)
             return
         # Exactly the stdlib's call: a fake socket or a patched dispatcher.send sees bytes.
-        num_sent = self._ng_plain_class.send(self, bytes(buf[:SEND_CHUNK]))
+        chunk = buf[:SEND_CHUNK]
+        num_sent = self._ng_plain_class.send(self, bytes(chunk) if type(chunk) is bytearray else chunk)
         buf = self.out_buffer
-        if type(buf) is bytearray:
+        if type(buf) is bytearray and type(num_sent) is int and num_sent >= 0:
             self._ng_sent(buf, num_sent)
         else:
-            self.out_buffer = buf[num_sent:]
+            self.out_buffer = buf[num_sent:]  # the stdlib's arithmetic (None, -1...) and errors
 
     def handle_write(self) -> None:
         self.initiate_send()
 
     # Corking (see "Bursts" in asyncore_ng.loop). Replies made during a burst of handle_read
-    # calls are the system calls the stdlib would have made one by one, each taken whole by
-    # the kernel as far as the program can tell: out_buffer stays empty, as after a send the
-    # kernel took. When the burst ends they go out in one call, and whatever the kernel does
-    # not take goes to the front of out_buffer, as a refused send's rest would. Only while
-    # nothing is queued, on a real socket, with neither initiate_send nor dispatcher.send
-    # replaced (the direct path of send()).
+    # calls wait in out_buffer, where the program sees them, in the order made whatever their
+    # type, and go out in one system call when the burst ends (whatever the kernel does not
+    # take stays at the front of out_buffer, as a refused send's rest would). Only on a real
+    # socket, with neither initiate_send nor dispatcher.send replaced (the direct path of
+    # send()); initiate_send() called meanwhile sends at once, as it always does.
 
     def _ng_cork_output(self) -> None:
-        if self._ng_cork is None and self._ng_direct(self.out_buffer) and not self.out_buffer:
-            self._ng_cork = []
+        if self._ng_direct(self.out_buffer):
+            self._ng_corked = True
 
     def _ng_uncork_output(self) -> None:
-        cork = self._ng_cork
-        if cork is None:
+        if not self._ng_corked:
             return
-        self._ng_cork = None
-        if not cork:
-            return
-        # One system call for all the replies, without joining them first (sendmsg gathers).
-        try:
-            num_sent = self.socket.sendmsg(cork)
-        except OSError as why:
-            num_sent = _send_failed(why)
-        if num_sent < 0:
-            if not self._ng_closed_elsewhere():
-                self._ng_peer_gone()
-            return
-        if num_sent and self._ng_idle_timeout is not None:
-            self._ng_note_activity()
-        if num_sent < sum(map(len, cork)):
-            buf = self.out_buffer
-            buf[0:0] = memoryview(b"".join(cork))[num_sent:]
-            if self.ng_write_high_water is not None:
-                self._ng_output_grew(len(buf))
-            self._ng_queue_changed(buf)
+        self._ng_corked = False
+        buf = self.out_buffer
+        if type(buf) is bytearray:
+            # All of it in one system call; _ng_sent tells the loop what is left, if anything.
+            self._ng_sent(buf, _kernel_send(self.socket, buf) if buf else 0)
 
     def close(self) -> None:
+        if self._ng_handoff and self._ng_close_waits(DispatcherWithSend.close):
+            return
         self._ng_uncork_output()  # replies the program made before closing go out first
         super().close()
 
@@ -241,13 +233,21 @@ class DispatcherWithSend(BufferedOutput):
             self.log_info("sending %s" % repr(data))  # noqa: UP031 (the stdlib's format)
         if loop_threads.sole != _get_ident() and self._ng_in_other_thread():
             # Another thread must not touch the buffer while the loop's thread sends from it:
-            # the loop's thread queues the data, in order.
-            self._ng_reactor().call_soon_threadsafe(self.send, data if type(data) is bytes else bytes(data))
+            # the loop's thread queues the data, in order (see Dispatcher._ng_hand_over).
+            # (_ng_from_other_thread, inlined: this is the hottest call of an echo.)
+            self._ng_hand_over(DispatcherWithSend.send, data if type(data) is bytes else bytes(data))
             return
         buf = self.out_buffer
         if type(buf) is not bytearray or not isinstance(data, (bytes, bytearray, memoryview)):
             self.out_buffer = buf + data  # the stdlib's concatenation: its result and its errors
             self.initiate_send()
+            return
+        if self._ng_corked:
+            # During a burst: queued, sent with the burst's other replies (_ng_uncork_output,
+            # which tells the loop what is left: an announcement now would end the burst).
+            buf += data
+            if self.ng_write_high_water is not None:
+                self._ng_output_grew(len(buf))
             return
         sock = self.socket
         if (
@@ -260,12 +260,7 @@ class DispatcherWithSend(BufferedOutput):
             # Nothing queued, and initiate_send would make the system call (_ng_direct, inlined:
             # this is the hottest call of an echo): make it on the data itself, and queue only
             # what the kernel leaves (a reply that goes out whole never touches the buffer, nor
-            # tells the loop of two interest changes that cancel out). During a burst the call
-            # is held back, to go out with the burst's other replies in one (_ng_uncork_output).
-            cork = self._ng_cork
-            if cork is not None:
-                cork.append(data)
-                return
+            # tells the loop of two interest changes that cancel out).
             size = len(data)
             try:
                 num_sent = sock.send(data if size <= SEND_CHUNK else memoryview(data)[:SEND_CHUNK])

@@ -185,8 +185,11 @@ class AsyncChat(BufferedOutput):
         except OSError:
             self.handle_error()
             return
-        if isinstance(data, str) and self.use_encoding:
-            data = data.encode(self.encoding)
+        if type(data) is not bytes:
+            if isinstance(data, str) and self.use_encoding:
+                data = data.encode(self.encoding)
+            elif not isinstance(data, (bytearray, memoryview, bytes)):
+                data = b"" + data  # the stdlib's concatenation: its TypeError (None, an int...)
         framer = self._ng_framer
         if framer is None:
             framer = self._ng_framer_now()
@@ -225,7 +228,7 @@ class AsyncChat(BufferedOutput):
             raise TypeError("data argument must be byte-ish (%r)", type(data))
         if loop_threads.sole != _get_ident() and self._ng_in_other_thread():
             # (as dispatcher_with_send.send: the loop's thread queues it, in order)
-            self._ng_reactor().call_soon_threadsafe(self.push, data if type(data) is bytes else bytes(data))
+            self._ng_hand_over(AsyncChat.push, data if type(data) is bytes else bytes(data))
             return
         fifo = self.producer_fifo
         if not fifo and type(data) is bytes and self.connected and type(self).initiate_send is _INITIATE_SEND:
@@ -237,6 +240,11 @@ class AsyncChat(BufferedOutput):
                 sent = self.send(data if len(data) <= size else memoryview(data)[:size])
             except OSError:
                 self.handle_error()
+                return
+            if type(sent) is not int or sent < 0:
+                # No byte count (a stand-in socket): queued, and the stdlib's arithmetic applies.
+                self._ng_enqueue(fifo, data)
+                fifo.consume(sent, size)
                 return
             if sent >= len(data):
                 return
@@ -254,16 +262,25 @@ class AsyncChat(BufferedOutput):
 
     def push_with_producer(self, producer: Union[Producer, Buffer]) -> None:
         """Queue a producer (``more()`` is called until it returns ``b""``) and try to send."""
+        if self._ng_from_other_thread():
+            self._ng_hand_over(AsyncChat.push_with_producer, producer)
+            return
         self.producer_fifo.append(producer)
         self.initiate_send()
 
     def close_when_done(self) -> None:
         """Close the channel (``handle_close``) once everything queued before has been sent."""
+        if self._ng_from_other_thread():
+            self._ng_hand_over(AsyncChat.close_when_done)
+            return
         self.producer_fifo.append(None)
 
     def initiate_send(self) -> None:
         """Make one ``send`` of the next queued data, if connected (the rest waits for
         ``handle_write``). An ``OSError`` from ``send`` goes to ``handle_error``."""
+        if self._ng_from_other_thread():
+            self._ng_hand_over(AsyncChat.initiate_send)
+            return
         fifo = self.producer_fifo
         if not (fifo and self.connected):
             return
@@ -279,8 +296,10 @@ class AsyncChat(BufferedOutput):
         except OSError:
             self.handle_error()
             return
-        if sent:
-            fifo.consume(sent)
+        if type(sent) is not int or sent < 0:
+            fifo.consume(sent, self.ac_out_buffer_size)  # (no byte count: see consume)
+        elif sent:
+            fifo.consume(sent, self.ac_out_buffer_size)
             if self._ng_queued_bytes:
                 self._ng_queued_bytes = max(0, self._ng_queued_bytes - sent)
                 self._ng_output_shrank(self._ng_queued_bytes)
@@ -289,6 +308,9 @@ class AsyncChat(BufferedOutput):
 
     def discard_buffers(self) -> None:
         """Drop all buffered input and output (emergencies only)."""
+        if self._ng_from_other_thread():
+            self._ng_hand_over(AsyncChat.discard_buffers)
+            return
         framer = self._ng_framer_now()
         framer.reset()
         framer.end_message()

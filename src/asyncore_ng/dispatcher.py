@@ -26,17 +26,20 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import select
 import socket
 import sys
 import threading
 import weakref
+from collections import deque
 from errno import errorcode
 from operator import attrgetter
-from typing import Any, Callable, Dict, Optional, Tuple, TypeVar, cast
+from typing import Any, Callable, Deque, Dict, Optional, Tuple, TypeVar, cast
 
 from . import errnos
 from .loop import Registration, channel_added, existing_binding, get_reactor, guarded_call, socket_map
 from .reactor import Reactor, TimerHandle
+from .reactor.core import loop_threads
 
 ChannelMapType = Dict[Any, Any]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,6 +49,7 @@ _MISSING = object()
 #: What one system call reads when a channel reads in bulk (see Dispatcher._ng_hold).
 READ_AHEAD = 256 * 1024
 _logger = logging.getLogger("asyncore_ng")
+_handoff_lock = threading.Lock()  # makes a channel's first hand-off queue exactly once
 _LOG_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
 _get_ident = threading.get_ident
 
@@ -159,6 +163,8 @@ def weak_callback(owner: Any, method: str) -> Callable[[], None]:
         if target is not None:
             getattr(target, method)()
 
+    call.__name__ = method
+    call.__qualname__ = f"{type(owner).__qualname__}.{method} (weakly)"  # (debug mode names it)
     return call
 
 
@@ -193,8 +199,46 @@ def compact_traceback() -> Tuple[Tuple[str, str, str], Any, Any, str]:
 # The socket's state as the loop sees it (see the module notes): a stream socket made by
 # create_socket() that neither connect() nor listen() has reached the kernel with yet.
 _SOCKET_READY = 0
-_SOCKET_FRESH = 1  # made by create_socket(), nothing asked of the kernel yet
+_SOCKET_FRESH = 1  # made by create_socket(), nothing asked of the kernel through us yet
 _SOCKET_ARMING = 2  # inside connect() or listen(), before the system call returned
+
+_POLL_PROBE = getattr(select, "poll", None)
+
+
+def never_used(sock: Any) -> bool:
+    """Ask the kernel whether the stream socket ``sock`` is as ``socket()`` made it: not
+    connected, not connecting, not listening, no error pending.
+
+    A program may connect or listen through ``self.socket`` itself (``connect_ex``), which the
+    dispatcher's flags never see; only the kernel knows. Listening: ``SO_ACCEPTCONN``.
+    Connected: ``getpeername()`` answers. Otherwise poll(2) tells the rest apart without
+    changing anything (``SO_ERROR`` would clear the error the program is about to read): a
+    socket never connected reports a hang-up and no error (Linux, for TCP and AF_UNIX: the
+    ``TCP_CLOSE`` state), a connect in progress reports nothing yet, a failed one an error.
+    Anything that is not a real socket, or a question the platform cannot answer, counts as
+    used (its events are delivered, as the stdlib delivered them).
+    """
+    if type(sock) is not socket.socket or _POLL_PROBE is None:
+        return False
+    try:
+        if sock.getsockopt(socket.SOL_SOCKET, getattr(socket, "SO_ACCEPTCONN", -1)):
+            return False
+    except OSError:
+        pass
+    try:
+        sock.getpeername()
+        return False
+    except OSError as why:
+        if why.errno != errno.ENOTCONN:
+            return False
+    try:
+        probe = _POLL_PROBE()
+        probe.register(sock.fileno(), select.POLLIN | select.POLLOUT)
+        reported = probe.poll(0)
+    except (OSError, ValueError):
+        return False
+    bits = reported[0][1] if reported else 0
+    return bool(bits & select.POLLHUP) and not bits & select.POLLERR
 
 
 def _set_reuseport(sock: Any) -> None:
@@ -260,6 +304,8 @@ class Dispatcher:
     _ng_held: bytes = b""  # read ahead, not yet returned by recv()
     _ng_held_pos = 0
     _ng_closed_by: Optional[int] = None  # the thread that called close()
+    #: Operations of other threads waiting for the loop's thread, in order (_ng_hand_over).
+    _ng_handoff: Optional[Deque[Tuple[Callable[..., Any], Tuple[Any, ...]]]] = None
     _ng_idle_timeout: Optional[float] = None
     _ng_idle_timer: Optional[TimerHandle] = None
     _ng_last_activity = 0.0
@@ -353,14 +399,25 @@ class Dispatcher:
         worker thread created a moment before its ``connect()`` (the stdlib escaped only
         because its ``select()`` did not see new descriptors before its timeout ended). So
         such a socket has no interest until ``connect()``/``listen()`` has returned from the
-        kernel, or the program marks it ``connected``/``accepting``/``connecting`` itself.
-        Reading may also be paused (:meth:`pause_reading`).
+        kernel, the program marks it ``connected``/``accepting``/``connecting`` itself, or the
+        kernel says it is in use: a program may connect through ``self.socket`` itself, which
+        no flag tells, so while the flags say "never used" the kernel is asked (:func:`never_used`)
+        on every pass until it disagrees. Reading may also be paused (:meth:`pause_reading`).
         """
         state = self._ng_socket_state
         if state != _SOCKET_READY and (
             state == _SOCKET_ARMING or not (self.connected or self.accepting or self.connecting)
         ):
-            return False, False
+            if state == _SOCKET_ARMING:
+                return False, False  # connect()/listen() announce when they return
+            if never_used(self.socket):
+                # Nothing announces a connect the program makes through self.socket itself:
+                # ask the kernel again next pass (stdlib code may do just that).
+                registration = self._ng_registration
+                if registration is not None:
+                    registration.ask_again_next_pass()
+                return False, False
+            self._ng_socket_state = _SOCKET_READY  # the program used the socket itself
         if self._ng_reading_paused:
             return False, writable
         return readable, writable
@@ -384,6 +441,49 @@ class Dispatcher:
             return registration.reactor.owned_by_another_thread()
         binding = existing_binding(self._map)
         return binding is not None and binding.reactor.owned_by_another_thread()
+
+    # Operations of other threads. While the loop that serves a channel runs in another
+    # thread, what touches the channel's output (send on a dispatcher_with_send, push,
+    # push_with_producer, close_when_done, initiate_send, discard_buffers) is handed to the
+    # loop's thread through this queue, in the order the program made the calls; close()
+    # joins the queue when operations are still waiting in it (so a worker's "send, then
+    # close" sends, then closes), and acts at once otherwise. The queue belongs to the channel
+    # and holds functions, not bound methods (no reference cycle); close() empties it: what a
+    # closed channel was still to do is dropped, as the stdlib's close dropped queued output.
+
+    def _ng_from_other_thread(self) -> bool:
+        """Whether the caller runs in a thread other than the loop's that serves this channel
+        (cheap on the loop's thread when one thread runs every loop)."""
+        return loop_threads.sole != _get_ident() and self._ng_in_other_thread()
+
+    def _ng_hand_over(self, function: Callable[..., Any], *args: Any) -> None:
+        """Run ``function(self, *args)`` in the loop's thread, after the operations already
+        handed over (the caller found the loop running in another thread)."""
+        queue = self._ng_handoff
+        if queue is None:
+            with _handoff_lock:
+                queue = self._ng_handoff
+                if queue is None:
+                    queue = self._ng_handoff = deque()
+        queue.append((function, args))
+        self._ng_reactor().call_soon_threadsafe(weak_callback(self, "_ng_run_handed_over"))
+
+    def _ng_run_handed_over(self) -> None:
+        # In the loop's thread: each operation inside the handlers' error boundary.
+        queue = self._ng_handoff
+        while queue:
+            function, args = queue.popleft()
+            guarded_call(self, function, self, *args)
+            queue = self._ng_handoff
+
+    def _ng_close_waits(self, close: Callable[..., Any]) -> bool:
+        """Whether ``close`` (the library's own ``close`` running now: the first of them in
+        the class's MRO, so a program's override above it runs once, in its thread) must join
+        the operations other threads handed over; it is then queued behind them."""
+        if self._ng_in_other_thread():
+            self._ng_hand_over(close)
+            return True
+        return False
 
     # -- the map -----------------------------------------------------------------------
 
@@ -470,7 +570,7 @@ class Dispatcher:
         if seconds is not None:
             reactor = self._ng_reactor()
             self._ng_last_activity = reactor.time()
-            self._ng_idle_timer = reactor.call_later(seconds, self._ng_check_idle)
+            self._ng_idle_timer = reactor.call_later(seconds, weak_callback(self, "_ng_check_idle"))
 
     def handle_idle_timeout(self) -> None:
         """Called when the idle timeout expires (inside the handlers' error boundary). The
@@ -494,7 +594,7 @@ class Dispatcher:
         if reactor.time() >= due:
             guarded_call(self, self.handle_idle_timeout)
         else:
-            self._ng_idle_timer = reactor.call_at(due, self._ng_check_idle)
+            self._ng_idle_timer = reactor.call_at(due, weak_callback(self, "_ng_check_idle"))
 
     # -- socket operations ---------------------------------------------------------------
 
@@ -596,10 +696,11 @@ class Dispatcher:
         self._ng_pause_reading()
         if self._ng_accept_timer is not None:
             self._ng_accept_timer.cancel()
-        self._ng_accept_timer = self._ng_reactor().call_later(delay, self._ng_resume_accepting)
+        resume = weak_callback(self, "_ng_resume_accepting")
+        self._ng_accept_timer = self._ng_reactor().call_later(delay, resume)
         registration = self._ng_registration
         if registration is not None:
-            registration.binding.on_next_close(self._ng_resume_accepting)
+            registration.binding.on_next_close(weak_callback(self, "_ng_resume_accepting"))
 
     def _ng_resume_accepting(self) -> None:
         if self._ng_accept_timer is not None:
@@ -722,6 +823,20 @@ class Dispatcher:
         """Whether recv() would return data without asking the kernel (read-ahead)."""
         return bool(self._ng_held)
 
+    def _ng_take_read_ahead(self) -> bytes:
+        """Remove and return the bytes read ahead and not yet returned by recv(), and stop
+        reading ahead: whoever takes over the socket's input (TLS, asyncio code) gets them
+        first."""
+        held, start = self._ng_held, self._ng_held_pos
+        self._ng_bulk = False
+        if not held:
+            return b""
+        self._ng_held = b""
+        registration = self._ng_registration
+        if registration is not None:
+            registration.ready_again(False)
+        return held[start:] if start else held
+
     def _ng_cork_output(self) -> None:
         """A burst of handle_read calls begins (see asyncore_ng.loop): output may be held back
         to go out in one system call when it ends. Channels without an output buffer don't."""
@@ -730,7 +845,12 @@ class Dispatcher:
         """The burst ended: send what was held back."""
 
     def close(self) -> None:
+        if self._ng_handoff and self._ng_close_waits(Dispatcher.close):
+            return
         self._ng_closed_by = _get_ident()
+        queue = self._ng_handoff
+        if queue:
+            queue.clear()
         self._ng_held = b""
         self.connected = False
         self.accepting = False

@@ -274,6 +274,8 @@ class InputFramer:
             else:
                 # A bytes terminator, the common case. After a failed search the memo says
                 # where a match could still begin (or that only new input can help).
+                if type(terminator) is not bytes:
+                    len(terminator)  # the stdlib took len() first: its TypeError for a float...
                 start = pos
                 if self._search_term is not None:
                     if terminator == self._search_term:

@@ -87,7 +87,6 @@ import select
 import sys
 import threading
 import time
-import weakref
 from collections import deque
 from operator import methodcaller
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
@@ -305,7 +304,7 @@ class Registration:
         self.reactor: Reactor = binding.reactor
         self.key = key
         self.fd = fd
-        self.channel = channel
+        self.channel: Any = channel  # (None once removed: see MapBinding._remove)
         self.active = True
         self.dirty = False  # queued for a predicate check
         self.polled = True
@@ -358,6 +357,12 @@ class Registration:
     def predicates_replaced(self) -> None:
         """A predicate was assigned on the instance: ask it every pass from now on."""
         self.binding.make_polled(self)
+
+    def ask_again_next_pass(self) -> None:
+        """The channel's interest depends on something nothing announces (the kernel's view
+        of its socket, see ``Dispatcher._ng_filter_interest``): ask its predicates and filter
+        again on the next pass. For the filter to call; lasts one pass."""
+        self.binding._recheck.append(self)
 
     def cancel(self) -> None:
         """The channel leaves the map: unregister now (before its socket closes)."""
@@ -443,7 +448,9 @@ class MapBinding:
     def __init__(self, map: MapType, reactor: Optional[Reactor] = None) -> None:
         self.map = map
         self.reactor = reactor if reactor is not None else Reactor()
-        self.reactor.owner = self  # the reactor keeps its binding alive (see bind())
+        #: Whether the binding made its reactor (only such a binding serves another map when the
+        #: program lets go of this one: a reactor given by the program stays with its map).
+        self.own_reactor = reactor is None
         #: Where ``read``, ``write``, ``_exception``, ``readwrite``, ``select`` are looked up at
         #: dispatch time: this module, or the ``asyncore`` shim that runs the loop.
         self.hooks: Any = sys.modules[__name__]
@@ -452,6 +459,7 @@ class MapBinding:
         self._polled: Dict[Any, Registration] = {}
         self._verdicts: Dict[type, _ClassVerdict] = {}
         self._dirty: Deque[Registration] = deque()  # see Registration.dirty
+        self._recheck: List[Registration] = []  # asked again on the next pass (ask_again_next_pass)
         self._journal: Deque[Any] = map._changed if isinstance(map, ChannelMap) else deque()
         self._journal.clear()
         self._resync = True  # compare the whole map on the next pass
@@ -501,6 +509,14 @@ class MapBinding:
             else:
                 reg.active = False
         self._journal.append(reg.key)
+        if self.reactor.running_thread is not None:
+            return  # (the pass, or the end of loop(), looks after what follows)
+        if not self.map:
+            self._release()  # the last channel left: no descriptor of ours stays open
+        elif self._plain and _SOLE_REFERENCE is not None and _let_go(self):
+            # A map the program made for one call and dropped (see _sweep) still holds the
+            # channel leaving it: let go of the map now, not at the next sweep.
+            release_dropped(self)
 
     # -- keeping registrations in step ---------------------------------------------------
 
@@ -517,6 +533,11 @@ class MapBinding:
             )
         while journal:
             self._reconcile(journal.popleft())
+        if self._recheck:
+            recheck, self._recheck = self._recheck, []
+            for reg in recheck:
+                if reg.active:
+                    self.mark(reg)
         for cls, verdict in self._verdicts.items():
             # Do the class's predicates still hold what the verdict was made from?
             if getattr(cls, "readable", None) is not verdict.readable or (
@@ -529,12 +550,12 @@ class MapBinding:
         # close is still asked, as the stdlib's snapshot of the map asked it, but no longer
         # registered.
         if self._polled:
-            for reg in list(self._polled.values()):
+            for reg, channel in [(reg, reg.channel) for reg in self._polled.values()]:
                 if reg.active:
                     self._update(reg)
-                else:
-                    reg.channel.readable()
-                    reg.channel.writable()
+                elif channel is not None:
+                    channel.readable()
+                    channel.writable()
         # Announced ones whose state changed. Their predicates are the library's (or promised
         # side-effect free), so asking one twice is harmless: a change announced while this
         # runs (one channel's predicate pushing to another) is taken in the same pass.
@@ -640,11 +661,16 @@ class MapBinding:
         channel = reg.channel
         if getattr(channel, "_ng_registration", None) is reg:
             channel._ng_registration = None
+        # Nothing of the engine may keep the channel alive once it left (the registration may
+        # wait a little longer in the queue of predicate checks, as an empty shell).
+        reg.channel = reg.filter = None
         if reg.watch is not None:
             reg.watch.cancel()
 
     def _update(self, reg: Registration) -> None:
         obj = reg.channel
+        if obj is None:
+            return  # removed meanwhile, by another thread
         readable = obj.readable()
         writable = obj.writable()
         wanted = bool(readable or writable)
@@ -676,12 +702,13 @@ class MapBinding:
         with self._lock:
             if not reg.active:
                 return  # another thread closed it meanwhile: nothing to say
+            obj: Any = reg.channel
             self._remove(reg)
-        obj: Any = reg.channel
         logger.warning("closing %r: %s", obj, why)
         try:
             obj.handle_close()
-            if self.map.get(reg.key) is reg.channel:
+            still_in_map = self.map.get(reg.key) is obj
+            if still_in_map:
                 obj.close()
         except PASSTHROUGH:
             raise
@@ -761,7 +788,23 @@ class MapBinding:
             for reg in list(self._registrations.values()):
                 self._remove(reg)
         self._journal.clear()
+        self._dirty.clear()
+        self._recheck.clear()
         self.reactor.release_resources()
+
+    def adopt(self, map: MapType) -> None:
+        """Serve ``map`` (a plain dict) instead of the map the program let go of (see
+        ``_sweep``): registrations of channels not in it under the same key go at once, the
+        new map's other entries are registered on the next pass."""
+        self.map = map
+        with self._lock:
+            for key, reg in list(self._registrations.items()):
+                if map.get(key) is not reg.channel:
+                    self._remove(reg)
+        self._journal.clear()
+        self._resync = True
+        if not map:
+            self._release()
 
     def _audit(self) -> None:
         """Drop channels whose socket was closed without ``close()``: epoll forgets a closed
@@ -799,6 +842,10 @@ class MapBinding:
         with self._lock:
             for reg in list(self._registrations.values()):
                 self._remove(reg)
+        self._journal.clear()
+        self._dirty.clear()
+        self._recheck.clear()
+        self._on_next_close.clear()
         self.reactor.close()
 
 
@@ -812,8 +859,8 @@ def _select_wait(timeout: Any, anything_wanted: bool) -> Optional[float]:
     A finite timeout too large for the system call works: the reactor clamps each wait."""
     if type(timeout) is float and 0.0 <= timeout < math.inf:
         return timeout
-    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and 0 <= timeout < math.inf:
-        return float(timeout)
+    if isinstance(timeout, (int, float)) and 0 <= timeout < math.inf:
+        return float(timeout)  # (bool too: select() took True as 1 second)
     if timeout is None and anything_wanted:
         return None
     if anything_wanted:
@@ -887,15 +934,81 @@ def _stdlib_poll2_pass(timeout: Any, map: MapType, hooks: Any, reactor: Reactor)
 # -- one binding per map -------------------------------------------------------------------
 
 # Plain dicts cannot be weakly referenced nor carry an attribute: their bindings are found by
-# id(map) and checked against the map itself. The registry holds them weakly, so a dropped map
-# takes its binding (and reactor: its kernel objects are released then) with it: the binding is
-# kept alive by its reactor's holders and by the map's channels (through their registrations).
-_plain_bindings: Dict[int, weakref.ReferenceType[MapBinding]] = {}
+# id(map) and checked against the map itself (``binding.map is map``), in a registry that
+# holds them. A binding must outlive the calls that use its map (its registrations are what
+# keeps a pass O(active channels)), and must not outlive the map: programs make a map per
+# call (``asyncore.poll(t, map={sock: self})``), and a binding per dead map would hold a
+# reactor's descriptors each. So the registry asks: a plain dict that nothing but its binding
+# refers to any more is one the program let go of (CPython counts references exactly; a
+# channel's ``_map``, the program's own variable, a running ``loop()`` all count). Such a
+# binding is *adopted* by the next plain map bound (its reactor, kernel objects and
+# registrations serve the new map, reconciled with it: a throwaway map per call costs no new
+# descriptor, and about what a pass costs), or closed (registrations dropped, reactor closed)
+# when there is no new map to adopt it. The registry is swept so whenever a plain map is bound
+# for the first time, and by ``close_all()``.
+_plain_bindings: Dict[int, MapBinding] = {}
+_registry_lock = threading.Lock()
 
 
-def _forget_plain(key: int, ref: weakref.ReferenceType[MapBinding]) -> None:
-    if _plain_bindings.get(key) is ref:
-        del _plain_bindings[key]
+class _RefProbe:
+    map: Any = None
+
+
+def _calibrate_sole_reference() -> Optional[int]:
+    # What sys.getrefcount reports for an object held by one instance attribute only, read
+    # the way the sweep reads a binding's map (versions differ in how they count arguments).
+    getrefcount = getattr(sys, "getrefcount", None)
+    if getrefcount is None:
+        return None  # not CPython: bindings are never found dead (they live as long as the process)
+    probe = _RefProbe()
+    probe.map = {}
+    return int(getrefcount(probe.map))
+
+
+_SOLE_REFERENCE = _calibrate_sole_reference()
+
+
+def _let_go(binding: MapBinding) -> bool:
+    """Whether the program let go of the binding's plain map, and the binding is idle (no pass
+    running, no timer or callback pending): it may be adopted or closed."""
+    if _SOLE_REFERENCE is None or sys.getrefcount(binding.map) > _SOLE_REFERENCE:
+        return False
+    reactor = binding.reactor
+    return reactor.running_thread is None and not reactor.has_pending_work()
+
+
+def _sweep(adopter: Optional[MapType]) -> Optional[MapBinding]:
+    """Close the bindings of plain maps the program let go of; with ``adopter`` (a plain map
+    being bound), the first one found serves it instead and is returned. Call with
+    ``_registry_lock`` held."""
+    adopted: Optional[MapBinding] = None
+    for key, binding in list(_plain_bindings.items()):
+        if binding.reactor.closed:
+            del _plain_bindings[key]
+        elif _let_go(binding):
+            del _plain_bindings[key]
+            if adopter is not None and adopted is None and binding.own_reactor:
+                binding.adopt(adopter)
+                adopted = binding
+            else:
+                binding.close()
+    return adopted
+
+
+def sweep() -> None:
+    """Close the bindings (and reactors) of plain maps the program let go of, now rather than
+    when the next plain map is bound (a test that changes ``ASYNCORE_NG_BACKEND`` calls it, so
+    that no later map is served by a reactor made for the old value)."""
+    with _registry_lock:
+        _sweep(None)
+
+
+def release_dropped(binding: MapBinding) -> None:
+    """Close ``binding`` and forget it if the program let go of its plain map (``_let_go``)."""
+    with _registry_lock:
+        if _plain_bindings.get(id(binding.map)) is binding and _let_go(binding):
+            del _plain_bindings[id(binding.map)]
+            binding.close()
 
 
 def existing_binding(map: MapType) -> Optional[MapBinding]:
@@ -903,8 +1016,7 @@ def existing_binding(map: MapType) -> Optional[MapBinding]:
     if isinstance(map, ChannelMap):
         binding = map._binding
     else:
-        ref = _plain_bindings.get(id(map))
-        binding = ref() if ref is not None else None
+        binding = _plain_bindings.get(id(map))
         if binding is not None and binding.map is not map:
             binding = None
     if binding is None or binding.reactor.closed:
@@ -912,18 +1024,21 @@ def existing_binding(map: MapType) -> Optional[MapBinding]:
     return binding
 
 
-def bind(map: MapType) -> MapBinding:
+def bind(map: MapType, reactor: Optional[Reactor] = None) -> MapBinding:
     """The map's binding (and reactor), created on first use (and again if its reactor was
-    closed explicitly)."""
+    closed explicitly); a new binding drives the map with ``reactor`` if one is given (a test
+    choosing its backend), else with a reactor of its own."""
     binding = existing_binding(map)
     if binding is not None:
         return binding
-    binding = MapBinding(map)
     if isinstance(map, ChannelMap):
-        map._binding = binding
-    else:
-        key = id(map)
-        _plain_bindings[key] = weakref.ref(binding, lambda ref, key=key: _forget_plain(key, ref))  # type: ignore[misc]
+        binding = map._binding = MapBinding(map, reactor)
+        return binding
+    with _registry_lock:
+        binding = existing_binding(map)  # (bound by another thread meanwhile?)
+        if binding is None:
+            binding = (_sweep(map) if reactor is None else None) or MapBinding(map, reactor)
+            _plain_bindings[id(map)] = binding
     return binding
 
 
@@ -937,7 +1052,9 @@ def unbind(map: MapType) -> None:
     if isinstance(map, ChannelMap):
         map._binding = None
     else:
-        _plain_bindings.pop(id(map), None)
+        with _registry_lock:
+            if _plain_bindings.get(id(map)) is binding:
+                del _plain_bindings[id(map)]
 
 
 def channel_added(map: MapType, key: Any) -> None:
@@ -955,10 +1072,14 @@ def get_reactor(map: Optional[MapType] = None) -> Reactor:
 
 def release(map: MapType) -> None:
     """Release the kernel objects of the map's reactor if the map is empty (the reactor
-    itself stays usable: they come back on next use)."""
+    itself stays usable: they come back on next use); close the bindings of other plain maps
+    the program let go of."""
     binding = existing_binding(map)
     if binding is not None and not map:
         binding._release()
+    if _plain_bindings:
+        with _registry_lock:
+            _sweep(None)
 
 
 # -- asyncore's module-level functions -------------------------------------------------------
@@ -977,6 +1098,8 @@ def register_poll_functions(poll: Callable[..., Any], poll2: Callable[..., Any])
 def _passes(map: MapType, timeout: Any, poll_semantics: bool, count: Optional[float], hooks: Any) -> None:
     if map:
         bind(map).run_passes(timeout, poll_semantics, count, hooks)
+    elif existing_binding(map) is not None:
+        release(map)  # emptied by hand since the last pass: give its descriptors back
 
 
 def poll(timeout: Optional[float] = 0.0, map: Optional[MapType] = None, *, hooks: Any = None) -> None:
@@ -986,7 +1109,13 @@ def poll(timeout: Optional[float] = 0.0, map: Optional[MapType] = None, *, hooks
 
 def poll2(timeout: Optional[float] = 0.0, map: Optional[MapType] = None, *, hooks: Any = None) -> None:
     """One pass with poll semantics."""
-    _passes(socket_map if map is None else map, timeout, True, 1, hooks or sys.modules[__name__])
+    if map is None:
+        map = socket_map
+    if hooks is None:
+        hooks = sys.modules[__name__]
+    if not map and timeout is not None:
+        int(timeout * 1000)  # the stdlib converted it first: an invalid timeout raises, as there
+    _passes(map, timeout, True, 1, hooks)
 
 
 poll3 = poll2
@@ -1065,6 +1194,7 @@ __all__ = [
     "register_poll_functions",
     "release",
     "socket_map",
+    "sweep",
     "unbind",
     "write",
 ]

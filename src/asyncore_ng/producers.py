@@ -29,7 +29,7 @@ from __future__ import annotations
 import enum
 import warnings
 from collections import deque
-from typing import TYPE_CHECKING, Callable, Iterable, Optional, Protocol, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Protocol, Tuple, Union
 
 if TYPE_CHECKING:
     from typing import Deque
@@ -139,6 +139,13 @@ class OutputQueue(_DequeBase):
                 self.popleft()
                 if first is None:
                     return CLOSE
+                more = getattr(first, "more", None)
+                if more is not None:
+                    # A producer whose len() says 0: the stdlib dropped it, then still asked
+                    # more() once (and sent what it gave).
+                    produced = more()
+                    if produced:
+                        self.appendleft(produced)
                 continue
             if isinstance(first, bytes):
                 return first if len(first) <= chunk_size else memoryview(first)[:chunk_size]
@@ -162,13 +169,27 @@ class OutputQueue(_DequeBase):
                 self.popleft()
         return None
 
-    def consume(self, count: int) -> None:
+    def consume(self, count: Any, chunk_size: Optional[int] = None) -> None:
         """Drop the first ``count`` bytes of the head entry.
 
-        ``count`` is what ``send`` returned for the chunk ``next_chunk`` gave.
-        The rest of a partly sent entry stays at the head as a view.
+        ``count`` is what ``send`` returned for the chunk ``next_chunk`` gave (at most
+        ``chunk_size`` bytes). The rest of a partly sent entry stays at the head as a view.
+        A ``send`` that returned no byte count (a stand-in socket's ``None``, ``-1``, a float)
+        gets the stdlib's arithmetic: nothing for a false value, else the head is sliced at
+        ``count`` (raising its ``TypeError`` for a float).
         """
-        if count <= 0:
+        if type(count) is not int or count < 0:
+            if count:
+                first = self[0]
+                size = len(first)  # type: ignore[arg-type]
+                if chunk_size is None:
+                    chunk_size = size
+                if count < min(size, chunk_size) or chunk_size < size:
+                    self[0] = first[count:]  # type: ignore[index]
+                else:
+                    self.popleft()
+            return
+        if not count:
             return
         first = self[0]
         if count >= len(first):  # type: ignore[arg-type]
@@ -281,9 +302,19 @@ class SimpleProducer:
 
     def more(self) -> Buffer:
         """Return the next ``buffer_size`` bytes, the rest when fewer are left, then ``b""``."""
+        size = self.buffer_size
+        if not (type(size) is int and size > 0):
+            # What the stdlib's slicing gave for a size of 0 or less (b"" and the data kept,
+            # after all but the last -size bytes for a negative one), or its error.
+            data = self.data
+            if len(data) > size:
+                self.data = data[size:]
+                return data[:size]
+            self.data = b""
+            return data
         data = self._data
         start = self._offset
-        stop = start + self.buffer_size
+        stop = start + size
         if len(data) > stop:
             self._offset = stop
             return data[start:stop]

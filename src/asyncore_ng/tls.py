@@ -48,6 +48,11 @@ paused they are held until it resumes. A partial record waits for the kernel.
 ``b""``, and the dispatcher's usual end-of-input path runs). A TCP end of input without
 ``close_notify`` is reported the same way, with the possible truncation logged (info) on the
 ``asyncore_ng`` logger; a reset goes to the dispatcher's disconnect path (``handle_close``).
+The TCP end of input is ours to judge, never handed to OpenSSL (``MemoryBIO.write_eof``): once
+it knows the input ended it fails every later write, and a peer that shut down only its
+sending side (an HTTP client after its request) must still receive the answer queued for it:
+``dispatcher_with_send`` and ``async_chat`` deliver it, then close, within
+``ng_tls_shutdown_timeout`` for a peer that no longer reads.
 A TLS failure (a handshake that fails verification, plain text or garbage instead of a
 handshake, a peer that closes during the handshake, a handshake that outlasts its timeout, a
 protocol error later) is logged with its reason and handed to :meth:`TLSMixin.handle_tls_error`,
@@ -338,8 +343,10 @@ class TLSSocket:
                 return
             raise
         if not n:
+            # Not handed to OpenSSL (MemoryBIO.write_eof): it would then refuse to write, and
+            # a peer that shut down its sending side without close_notify must still get what
+            # we have to say. No whole record can arrive any more: decrypt() ends the input.
             self._kernel_eof = True
-            self._incoming.write_eof()
             return
         with memoryview(buf) as view, view[:n] as chunk:
             self._incoming.write(chunk)
@@ -354,6 +361,8 @@ class TLSSocket:
             try:
                 data = obj.read(READ_CHUNK)
             except ssl.SSLWantReadError:
+                if self._kernel_eof:
+                    self._eof = self._truncated = True  # the kernel ended without close_notify
                 break
             except ssl.SSLZeroReturnError:
                 self._eof = True  # close_notify
@@ -621,13 +630,15 @@ class TLSMixin(Dispatcher):
         return b""
 
     def _ng_tls_take_plain_input(self) -> bytes:
+        # Received, not handed to the application: async_chat's unframed input, then what was
+        # read ahead after it (bulk input: a pipelined ClientHello may be there).
         channel: Any = self
+        pending = b""
         if isinstance(channel, AsyncChat):
-            pending: bytes = channel.ac_in_buffer
+            pending = channel.ac_in_buffer
             if pending:
                 channel.ac_in_buffer = b""
-            return pending
-        return b""
+        return pending + self._ng_take_read_ahead()
 
     def _ng_tls_begin(self) -> None:
         tls = self._ng_tls
@@ -639,7 +650,9 @@ class TLSMixin(Dispatcher):
                 hostname = address[0]
         tls.begin(hostname)
         if self._ng_tls_timeout is not None:
-            self._ng_tls_timer = self._ng_reactor().call_later(self._ng_tls_timeout, self._ng_tls_timed_out)
+            self._ng_tls_timer = self._ng_reactor().call_later(
+                self._ng_tls_timeout, weak_callback(self, "_ng_tls_timed_out")
+            )
         watch = self._ng_tls_watch()
         if tls.server_side and watch is not None:
             # The peer speaks first: look at what it already sent (STARTTLS) on the next pass,
@@ -822,7 +835,33 @@ class TLSMixin(Dispatcher):
         self._ng_tls_sync()
         self.handle_tls_error(exc)
 
+    def _ng_flush_before_close(self) -> bool:
+        # (BufferedOutput's, at end of input with output queued: deliver it, then close.) With
+        # TLS on, a peer that stopped reading must not hold the channel open for ever: the
+        # flush gets ng_tls_shutdown_timeout seconds, as the final close_notify does.
+        flushing: bool = super()._ng_flush_before_close()  # type: ignore[misc]
+        if flushing and self._ng_tls is not None and self._ng_tls_timer is None:
+            self._ng_tls_timer = self._ng_reactor().call_later(
+                self.ng_tls_shutdown_timeout, weak_callback(self, "_ng_tls_flush_timed_out")
+            )
+        return flushing
+
+    def _ng_tls_flush_timed_out(self) -> None:
+        self._ng_tls_timer = None
+        tls = self._ng_tls
+        if tls is None or tls._closed:
+            return
+        logger.info(
+            "%r: the peer did not take the rest of the output after its end of input within %ss; closing",
+            self,
+            self.ng_tls_shutdown_timeout,
+        )
+        tls._error = TimeoutError(errno.ETIMEDOUT, "the peer stopped reading")  # close at once
+        guarded_call(self, self.close)
+
     def close(self) -> None:
+        if self._ng_handoff and self._ng_close_waits(TLSMixin.close):
+            return
         if self._ng_tls_timer is not None:
             self._ng_tls_timer.cancel()
             self._ng_tls_timer = None
@@ -840,7 +879,9 @@ class _TLSCloser(Dispatcher):
         # the socket is still closed when we are collected.
         weakref.finalize(self, sock.close)
         super().__init__(sock, map)
-        self._ng_timer: Optional[TimerHandle] = self._ng_reactor().call_later(timeout, self._ng_give_up)
+        self._ng_timer: Optional[TimerHandle] = self._ng_reactor().call_later(
+            timeout, weak_callback(self, "_ng_give_up")
+        )
 
     @state_predicate
     def readable(self) -> bool:

@@ -62,6 +62,27 @@ DOCUMENTED: Dict[str, Documented] = {
         ),
     ),
     # The library's state attributes are properties (assignments tell the loop).
+    # A negative count assigned to the terminator attribute (set_terminator refuses it): the
+    # stdlib misframed the input; we raise, so handle_error closes the channel.
+    "chat_odd_terminators_and_reads": Documented(
+        "a negative byte count set by hand (`self.terminator = -1`) misframes",
+        (
+            ("  found_terminator\n  collected [b'some inpu', b't\\n'] in map True", "<negative count>"),
+            (
+                "  handle_error: ValueError: a byte-count terminator cannot be negative: -2\n"
+                "  collected [] in map False",
+                "<negative count>",
+            ),
+        ),
+    ),
+    # A spent producer whose len() is 0: the stdlib deleted the entry after it as well.
+    "chat_producer_len_zero": Documented(
+        "when that `more()` returns `b\"\"`, the entry *after* the producer is deleted too",
+        (
+            ("spent: peer got b''", "<entry after the producer>"),
+            ("spent: peer got b'|kept'", "<entry after the producer>"),
+        ),
+    ),
     "dispatcher_attributes": Documented(
         "| `connected`, `accepting` and `connecting` are plain class attributes | properties",
         (
@@ -184,6 +205,9 @@ DOCUMENTED_BY_BACKEND: Dict[str, Dict[str, Documented]] = {
         ),
         "resources_throwaway_maps": Documented(
             _LIBUV_PIPE, (("descriptors left open: 2", "descriptors left open: 0"),)
+        ),
+        "resources_map_per_poll_call": Documented(
+            _LIBUV_PIPE, (("poll left open after close: 2", "poll left open after close: 0"),)
         ),
     },
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .core import MAX_WAIT, Reactor, ReactorClosed, Watch, file_identity
+from .core import MAX_WAIT, ConcurrentPassError, Reactor, ReactorClosed, Watch, file_identity
 from .poller import (
     ERR,
     HUP,
@@ -26,6 +26,7 @@ __all__ = [
     "PRI",
     "READ",
     "WRITE",
+    "ConcurrentPassError",
     "NotPollable",
     "Reactor",
     "ReactorClosed",

@@ -131,17 +131,34 @@ class _LoopThreads:
         self.sole: Optional[int] = None
         self._counts: Dict[int, int] = {}
         self._lock = threading.Lock()
+        # Reactors collected meanwhile: their threads are uncounted by the next moved(). (A
+        # finalizer may run inside moved() itself, when an allocation there starts the cyclic
+        # collector: taking the lock from it would deadlock, so it only appends.)
+        self._gone: Deque[int] = deque()
 
     def moved(self, old: Optional[int], new: Optional[int]) -> None:
         with self._lock:
             counts = self._counts
+            gone = self._gone
+            while gone:
+                self._uncount(gone.popleft())
             if old is not None:
-                counts[old] -= 1
-                if not counts[old]:
-                    del counts[old]
+                self._uncount(old)
             if new is not None:
                 counts[new] = counts.get(new, 0) + 1
             self.sole = next(iter(counts)) if len(counts) == 1 else None
+
+    def _uncount(self, ident: int) -> None:
+        counts = self._counts
+        left = counts.get(ident, 0) - 1
+        if left > 0:
+            counts[ident] = left
+        else:
+            counts.pop(ident, None)
+
+    def collected(self, ident: int) -> None:
+        """A reactor that last ran in thread ``ident`` was collected (from its finalizer)."""
+        self._gone.append(ident)
 
 
 #: See _LoopThreads (``loop_threads.sole`` is read by the channels' send paths).
@@ -150,6 +167,15 @@ loop_threads = _LoopThreads()
 
 class ReactorClosed(RuntimeError):
     """Raised when something is scheduled on, or watched by, a closed reactor."""
+
+
+class ConcurrentPassError(RuntimeError):
+    """Raised when a thread starts passes of a reactor (``loop()``, ``poll()`` over its map)
+    while another thread is running passes of it: one map is served by one thread at a time."""
+
+
+def _cancelled(_bits: int) -> None:
+    """The callback of a cancelled watch (it lets go of the one it was given)."""
 
 
 class Watch:
@@ -283,16 +309,15 @@ class Reactor:
         self._wait_time = 0.0
         self._run_time = 0.0
         self._rebuilds = 0
-        #: Anything that must live as long as the reactor (the loop layer keeps its map
-        #: binding here, so a reactor held by user code keeps its map's state).
-        self.owner: Any = None
 
     def __del__(self) -> None:
-        # Dropped without close() (a throwaway map): give the descriptors back quietly.
+        # Dropped without close(): give the descriptors back quietly. (No lock may be taken
+        # here: a finalizer runs wherever the collector happens to start.)
         try:
             if not self._closed:
                 self._drop_kernel()
-                self._forget_loop_thread()
+                if self.loop_thread is not None:
+                    loop_threads.collected(self.loop_thread)
         except Exception:
             pass
 
@@ -336,7 +361,9 @@ class Reactor:
                 poller = make_poller(self._backend_name)
             self._poller = poller
             self._waker = Waker()
-            waker_watch = Watch(self, self._waker.fileno(), self._on_wakeup, False)
+            # (The waker's own method, not one of ours: a watch of ours would make a reference
+            # cycle, and a reactor dropped with its map must be freed by reference counting.)
+            waker_watch = Watch(self, self._waker.fileno(), self._waker.drain, False)
             self._watches[waker_watch.fd] = waker_watch
             self._waker_watch = waker_watch
             waker_watch.events = READ
@@ -366,6 +393,7 @@ class Reactor:
             self._waker_watch.active = False
             self._waker_watch = None
         if self._waker is not None:
+            self._drains += self._waker.drains
             self._waker.close()
             self._waker = None
 
@@ -402,6 +430,7 @@ class Reactor:
             old = self._watches.get(fd)
             if old is not None:
                 old.active = False
+                old.callback = _cancelled
                 self._unregister_locked(old, reused=True)
             elif fd in self._unclean:
                 self._unclean.discard(fd)
@@ -449,6 +478,7 @@ class Reactor:
             if not w.active:
                 return
             w.active = False
+            w.callback = _cancelled  # what it reached (a channel's registration) may go now
             if self._watches.get(w.fd) is w:
                 del self._watches[w.fd]
                 self._forgotten.add(w.fd)
@@ -581,12 +611,6 @@ class Reactor:
         if waker is not None and self._fork_gen == _fork_generation:
             waker.wake()
 
-    def _on_wakeup(self, _bits: int) -> None:
-        self._drains += 1
-        waker = self._waker
-        if waker is not None:
-            waker.drain()
-
     def _add_ready_again(self, w: Watch, bits: int) -> None:
         with self._lock:
             if w.active:
@@ -687,7 +711,7 @@ class Reactor:
             "ready_again": self._synthetic_events,
             "timers_run": self._timers_run,
             "callbacks_run": self._callbacks_run,
-            "wakeups": self._drains,
+            "wakeups": self._drains + (waker.drains if waker is not None else 0),
             "wake_requests": waker.wakes if waker is not None else 0,
             "watches": len(self._watches) - (self._waker_watch is not None),
             "timers": len(self._timers),
@@ -731,15 +755,35 @@ class Reactor:
         # enter() and hand_over(): the kernel objects built, the calling thread (``ident``)
         # recorded as the one that runs the passes, ``running_thread`` set to ``running``;
         # returns its previous value.
-        if self._fork_gen != _fork_generation or self._poller is None:
-            with self._lock:
+        with self._lock:
+            if self._fork_gen != _fork_generation or self._poller is None:
                 self._kernel()
-        outer, self.running_thread = self.running_thread, running
-        if self.loop_thread != ident:
-            self._loop_thread = threading.current_thread()
-            loop_threads.moved(self.loop_thread, ident)
-            self.loop_thread = ident
+            outer = self.running_thread
+            if outer is not None and self._busy_elsewhere(outer, ident):
+                owner = self._loop_thread
+                raise ConcurrentPassError(
+                    f"thread {threading.current_thread().name!r} started loop passes over a map that "
+                    f"thread {owner.name if owner is not None else '?'!r} is serving now (its loop() or "
+                    "poll() is running): one map is served by one thread at a time; give each thread "
+                    "its own map, or hand work to the serving thread (call_soon_threadsafe)"
+                )
+            self.running_thread = running
+            thread = threading.current_thread()
+            if self._loop_thread is not thread:  # (not by ident: a new thread may reuse a dead one's)
+                self._loop_thread = thread
+                loop_threads.moved(self.loop_thread, ident)
+                self.loop_thread = ident
         return outer
+
+    def _busy_elsewhere(self, running: int, ident: int) -> bool:
+        # Passes are running (``running`` is set) in a thread other than ``ident``'s: the
+        # thread that runs them, or the thread whose event loop waits for us (FOREIGN_WAIT).
+        # A thread that died (or was not copied into this forked child) serves nothing.
+        owner = self.loop_thread if running == FOREIGN_WAIT else running
+        if owner == ident:
+            return False
+        thread = self._loop_thread
+        return thread is not None and thread.is_alive()
 
     def next_wait(self, timeout: Optional[float] = None) -> Optional[float]:
         """How long the next pass would wait, at most ``timeout`` seconds (``None``: no
@@ -982,6 +1026,7 @@ class Reactor:
             self._closed = True
             for w in self._watches.values():
                 w.active = False
+                w.callback = _cancelled
             self._watches.clear()
             self._always_ready.clear()
             self._ready_again.clear()
@@ -1004,6 +1049,7 @@ __all__ = [
     "MAX_WAIT",
     "READ",
     "WRITE",
+    "ConcurrentPassError",
     "Reactor",
     "ReactorClosed",
     "TimerHandle",

@@ -16,6 +16,10 @@ from typing import Any, Callable, List, Optional, Tuple
 COMPACT_MIN = 100
 
 
+def _cancelled() -> None:
+    """What a cancelled handle holds instead of its callback."""
+
+
 class TimerHandle:
     """A scheduled call. ``cancel()`` is idempotent; ``when`` is on the reactor's clock."""
 
@@ -37,17 +41,23 @@ class TimerHandle:
         self.cancelled = False
 
     def cancel(self) -> None:
-        """Stop this call (and its repetitions) from running. Safe to call from the callback."""
+        """Stop this call (and its repetitions) from running. Safe to call from the callback.
+        The handle lets go of the callback and its arguments at once (they may hold a closed
+        channel), even while its entry waits in the heap."""
         if not self.cancelled:
             self.cancelled = True
+            self._callback = _cancelled
+            self._args = ()
             if self._queue is not None:
                 self._queue._note_cancelled()
                 self._queue = None
 
     def __repr__(self) -> str:
-        state = "cancelled" if self.cancelled else f"when={self.when:.6f}"
         every = f" every {self.interval}s" if self.interval is not None else ""
-        return f"<TimerHandle {getattr(self._callback, '__qualname__', self._callback)} {state}{every}>"
+        if self.cancelled:
+            return f"<TimerHandle cancelled{every}>"
+        name = getattr(self._callback, "__qualname__", self._callback)
+        return f"<TimerHandle {name} when={self.when:.6f}{every}>"
 
 
 class TimerQueue:
@@ -134,13 +144,16 @@ class TimerQueue:
                 handle.when = now + handle.interval
             heapq.heappush(self._heap, (handle.when, next(self._seq), handle))
             handle._queue = self
-        else:
-            handle.cancelled = True  # spent: a later cancel() is a no-op
-        return handle._callback, handle._args
+            return handle._callback, handle._args
+        call = handle._callback, handle._args
+        handle.cancelled = True  # spent: a later cancel() is a no-op
+        handle._callback, handle._args = _cancelled, ()  # (nor does the spent handle hold them)
+        return call
 
     def clear(self) -> None:
         for _, _, handle in self._heap:
             handle.cancelled = True
             handle._queue = None
+            handle._callback, handle._args = _cancelled, ()
         self._heap.clear()
         self._cancelled = 0

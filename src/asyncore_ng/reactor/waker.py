@@ -46,6 +46,8 @@ class Waker:
         self._finalizer.atexit = False  # at exit, a loop thread may still use it
         #: Bytes written so far (statistics: wake-up requests, approximately across threads).
         self.wakes = 0
+        #: Times the reading end was drained (statistics: wake-ups received).
+        self.drains = 0
 
     def fileno(self) -> int:
         return self._reader.fileno()
@@ -61,8 +63,9 @@ class Waker:
             except OSError:
                 pass  # BlockingIOError: a byte is waiting already; anything else: shutting down
 
-    def drain(self) -> None:
-        """Read every pending byte (the reactor calls it when the reading end is ready)."""
+    def drain(self, _bits: int = 0) -> None:
+        """Read every pending byte (the reactor's watch of the reading end calls it)."""
+        self.drains += 1
         try:
             while self._reader.recv(4096):
                 pass
