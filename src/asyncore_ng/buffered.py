@@ -237,23 +237,13 @@ class DispatcherWithSend(BufferedOutput):
             # (_ng_from_other_thread, inlined: this is the hottest call of an echo.)
             self._ng_hand_over(DispatcherWithSend.send, data if type(data) is bytes else bytes(data))
             return
-        buf = self.out_buffer
-        if type(buf) is not bytearray or not isinstance(data, (bytes, bytearray, memoryview)):
-            self.out_buffer = buf + data  # the stdlib's concatenation: its result and its errors
-            self.initiate_send()
-            return
-        if self._ng_corked:
-            # During a burst: queued, sent with the burst's other replies (_ng_uncork_output,
-            # which tells the loop what is left: an announcement now would end the burst).
-            buf += data
-            if self.ng_write_high_water is not None:
-                self._ng_output_grew(len(buf))
-            return
-        sock = self.socket
+        buf = self._ng_out if self._ng_direct_state else self.out_buffer
         if (
             not buf
             and type(data) is bytes
-            and type(sock) is socket.socket
+            and type(buf) is bytearray
+            and not self._ng_corked
+            and type(self.socket) is _SOCKET
             and type(self).initiate_send is _INITIATE_SEND
             and self._ng_plain_class.send is _PLAIN_SEND
         ):
@@ -263,7 +253,7 @@ class DispatcherWithSend(BufferedOutput):
             # tells the loop of two interest changes that cancel out).
             size = len(data)
             try:
-                num_sent = sock.send(data if size <= SEND_CHUNK else memoryview(data)[:SEND_CHUNK])
+                num_sent = self.socket.send(data if size <= SEND_CHUNK else memoryview(data)[:SEND_CHUNK])
             except OSError as why:
                 num_sent = _send_failed(why)
             if num_sent == size:
@@ -274,6 +264,17 @@ class DispatcherWithSend(BufferedOutput):
             if self.ng_write_high_water is not None:
                 self._ng_output_grew(len(buf))
             self._ng_sent(buf, num_sent)
+            return
+        if type(buf) is not bytearray or not isinstance(data, (bytes, bytearray, memoryview)):
+            self.out_buffer = buf + data  # the stdlib's concatenation: its result and its errors
+            self.initiate_send()
+            return
+        if self._ng_corked:
+            # During a burst: queued, sent with the burst's other replies (_ng_uncork_output,
+            # which tells the loop what is left: an announcement now would end the burst).
+            buf += data
+            if self.ng_write_high_water is not None:
+                self._ng_output_grew(len(buf))
             return
         buf += data
         if self.ng_write_high_water is not None:
@@ -304,3 +305,4 @@ def _send_failed(why: OSError) -> int:
 
 _PLAIN_SEND = Dispatcher.send
 _INITIATE_SEND = DispatcherWithSend.initiate_send
+_SOCKET = socket.socket

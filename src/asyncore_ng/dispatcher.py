@@ -57,50 +57,61 @@ _get_ident = threading.get_ident
 # -- predicates and the state they read --------------------------------------------------
 
 
-class StatePredicate:
+class StatePredicate(property):
     """A ``readable``/``writable`` whose answer changes only when the channel announces it.
 
     A data descriptor, so that assigning the predicate on an instance
     (``channel.readable = lambda: False``, which the stdlib honoured on the next pass) is seen
-    at once: the channel is then asked every pass. Read on the class, it gives the function.
+    at once: the channel is then asked every pass. Read on an instance, it gives the bound
+    method (or what was assigned there). Read on the class, it gives itself, which is called
+    as the function is (``asyncore.dispatcher.readable(self)``) and carries its name and
+    docstring. (A ``property`` underneath, for that: reading it on the class is then C code,
+    not a call of ours, and every loop pass reads each announcing class's two predicates to
+    notice one patched on the class since.)
     """
 
     def __init__(self, func: Callable[..., Any], library: bool = False) -> None:
+        name = func.__name__
+
+        # Predicates assigned on an instance live in its ``_ng_overrides`` dict, not its
+        # __dict__: reading an instance's __dict__ turns its attributes into a plain dict,
+        # which slows every attribute access of that instance from then on (CPython 3.11+
+        # keeps them inline).
+
+        def get(obj: Any) -> Any:
+            overrides = obj._ng_overrides
+            if overrides is not None and name in overrides:
+                return overrides[name]
+            return func.__get__(obj, type(obj))
+
+        def set(obj: Any, value: Any) -> None:
+            overrides = obj._ng_overrides
+            if overrides is None:
+                overrides = obj._ng_overrides = {}
+            overrides[name] = value
+            registration = obj._ng_registration
+            if registration is not None:
+                registration.predicates_replaced()
+
+        def delete(obj: Any) -> None:
+            overrides = obj._ng_overrides
+            if overrides is None or name not in overrides:
+                raise AttributeError(name)
+            del overrides[name]
+
+        super().__init__(get, set, delete, func.__doc__)
         self.func = func
         self.library = library
-        self.name = func.__name__
-        self.__doc__ = func.__doc__
+        self.__name__ = name
+        self.__qualname__ = func.__qualname__
+        self.__module__ = func.__module__
         self.__wrapped__ = func
 
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
+    def __call__(self, obj: Any, *args: Any, **kwargs: Any) -> Any:
+        return self.func(obj, *args, **kwargs)
 
-    # Predicates assigned on an instance live in its ``_ng_overrides`` dict, not its __dict__:
-    # reading an instance's __dict__ turns its attributes into a plain dict, which slows every
-    # attribute access of that instance from then on (CPython 3.11+ keeps them inline).
-
-    def __get__(self, obj: Any, cls: Optional[type] = None) -> Any:
-        if obj is None:
-            return self.func
-        overrides = obj._ng_overrides
-        if overrides is not None and self.name in overrides:
-            return overrides[self.name]
-        return self.func.__get__(obj, cls)
-
-    def __set__(self, obj: Any, value: Any) -> None:
-        overrides = obj._ng_overrides
-        if overrides is None:
-            overrides = obj._ng_overrides = {}
-        overrides[self.name] = value
-        registration = obj._ng_registration
-        if registration is not None:
-            registration.predicates_replaced()
-
-    def __delete__(self, obj: Any) -> None:
-        overrides = obj._ng_overrides
-        if overrides is None or self.name not in overrides:
-            raise AttributeError(self.name)
-        del overrides[self.name]
+    def __repr__(self) -> str:
+        return repr(self.func)
 
 
 def state_predicate(func: F) -> F:
@@ -317,6 +328,17 @@ class Dispatcher:
     _ng_globals: Dict[str, Any] = globals()
     #: Names of the announced state this class's predicates read (see ``asyncore_ng.loop``).
     _ng_announced_state: Tuple[str, ...] = ("connected", "accepting", "connecting")
+    #: Whether this class's announced state is its own properties (no class attribute of a
+    #: subclass shadows them): then the library's hot paths read the ``_ng_`` slots behind
+    #: them directly, which is what the properties would return, without a descriptor call
+    #: per event. Set for every subclass when it is made (``__init_subclass__``).
+    _ng_direct_state = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._ng_direct_state = all(
+            isinstance(_static_lookup(cls, name), AnnouncedState) for name in cls._ng_announced_state
+        )
 
     def _ng_socket_now_ready(self) -> None:
         if self._ng_socket_state != _SOCKET_READY:
@@ -735,7 +757,7 @@ class Dispatcher:
         return result
 
     def recv(self, buffer_size: int) -> bytes:
-        if self._ng_bulk or self._ng_held:
+        if self._ng_bulk:  # (bytes held imply reading in bulk: see _ng_hold)
             return self._ng_recv_bulk(buffer_size)
         try:
             data: bytes = self.socket.recv(buffer_size)
@@ -743,7 +765,7 @@ class Dispatcher:
                 return self._ng_end_of_input()
         except OSError as why:
             return self._ng_recv_failed(why)
-        if len(data) == buffer_size and self.ng_bulk_input and self._ng_reads_in_bulk():
+        if self.ng_bulk_input and len(data) == buffer_size and self._ng_reads_in_bulk():
             self._ng_bulk = True  # the kernel had more: read ahead from now on
         if self._ng_idle_timeout is not None:
             self._ng_note_activity()
@@ -883,6 +905,10 @@ class Dispatcher:
     # -- events --------------------------------------------------------------------------
 
     def handle_read_event(self) -> None:
+        # (_ng_direct_state: the state read from its slots, no property call; see there.)
+        if self._ng_direct_state and not self._ng_accepting and self._ng_connected:
+            self.handle_read()
+            return
         if self.accepting:
             # Accepting sockets never connect: readiness means a connection to accept.
             self.handle_accept()
@@ -903,6 +929,9 @@ class Dispatcher:
         self.connecting = False
 
     def handle_write_event(self) -> None:
+        if self._ng_direct_state and not self._ng_accepting and self._ng_connected:
+            self.handle_write()
+            return
         if self.accepting:
             # Accepting sockets shouldn't get a write event; ignore it as the stdlib does.
             return

@@ -88,12 +88,12 @@ import sys
 import threading
 import time
 from collections import deque
-from operator import methodcaller
+from operator import attrgetter, methodcaller
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 from .errnos import DISCONNECTED
 from .exceptions import PASSTHROUGH
-from .reactor import ERR, HUP, NVAL, PRI, READ, WRITE, Reactor, Watch, file_identity
+from .reactor import ERR, HUP, MAX_WAIT, NVAL, PRI, READ, WRITE, Reactor, Watch, file_identity
 
 logger = logging.getLogger("asyncore_ng")
 
@@ -115,6 +115,9 @@ _CLOSING = HUP | ERR | NVAL
 _SELECT = select.select
 _POLL = getattr(select, "poll", None)
 _NOT_YET = object()
+#: A channel class's ``(readable, writable)``, as a pass compares them with its verdict's.
+_PREDICATES = attrgetter("readable", "writable")
+_each = map  # (the builtin, in methods with a local named map)
 
 
 # -- the map ------------------------------------------------------------------------------
@@ -249,11 +252,10 @@ class _ClassVerdict:
     """What the loop concluded about one channel class, and the predicates it concluded it
     from (compared each pass: a class patched after the first pass is noticed)."""
 
-    __slots__ = ("announced", "readable", "rechecks", "registrations", "writable")
+    __slots__ = ("announced", "predicates", "rechecks", "registrations")
 
     def __init__(self, cls: type) -> None:
-        self.readable = getattr(cls, "readable", None)
-        self.writable = getattr(cls, "writable", None)
+        self.predicates = (getattr(cls, "readable", None), getattr(cls, "writable", None))
         announces = getattr(cls, "_ng_announces_interest", None)
         self.announced = bool(announces is not None and announces())
         rechecks = getattr(cls, "_ng_rechecks_after_dispatch", None)
@@ -362,7 +364,9 @@ class Registration:
         """The channel's interest depends on something nothing announces (the kernel's view
         of its socket, see ``Dispatcher._ng_filter_interest``): ask its predicates and filter
         again on the next pass. For the filter to call; lasts one pass."""
-        self.binding._recheck.append(self)
+        binding = self.binding
+        binding._recheck.append(self)
+        binding._work = True
 
     def cancel(self) -> None:
         """The channel leaves the map: unregister now (before its socket closes)."""
@@ -375,11 +379,15 @@ class Registration:
 
     def on_select(self, bits: int) -> None:
         """Dispatch with select semantics: read, write, exceptional, each to the object now in
-        the map under the key, each skipped once the channel left the map."""
+        the map under the key, each skipped once the channel left the map.
+
+        The module-level ``read``/``write``/``_exception`` of the running loop's hooks are the
+        ones called, as the stdlib called its own; while they are the library's own (not
+        replaced by the program), their bodies run here instead: the same boundary (``ExitNow``
+        and friends pass, anything else goes to ``handle_error``) without a call per event."""
         binding = self.binding
-        map_get = binding.map.get
         key = self.key
-        obj = map_get(key)
+        obj = binding.map_get(key)
         if obj is not self.channel:
             if obj is None:
                 return
@@ -387,44 +395,83 @@ class Registration:
         interest = self.watch.events  # type: ignore[union-attr]
         hooks = binding.hooks
         if bits & _SELECT_READABLE and interest & READ:
-            hooks.read(obj)
+            dispatch = hooks.read
+            if dispatch is read:
+                try:
+                    obj.handle_read_event()
+                except PASSTHROUGH:
+                    raise
+                except BaseException:
+                    obj.handle_error()
+            else:
+                dispatch(obj)
             if not self.active:
                 return
             if self.verdict is not None and obj._ng_held and obj is self.channel:
                 self._burst(obj, hooks)
                 if not self.active:
                     return
-            obj = map_get(key)
+            obj = binding.map_get(key)
         if bits & _SELECT_WRITABLE and interest & WRITE and obj is not None:
-            hooks.write(obj)
+            dispatch = hooks.write
+            if dispatch is write:
+                try:
+                    obj.handle_write_event()
+                except PASSTHROUGH:
+                    raise
+                except BaseException:
+                    obj.handle_error()
+            else:
+                dispatch(obj)
             if not self.active:
                 return
-            obj = map_get(key)
-        if bits & PRI and obj is not None:
-            hooks._exception(obj)
-            if not self.active:
+            obj = binding.map_get(key)
+        if bits & (PRI | NVAL) and obj is not None:
+            if bits & PRI:
+                hooks._exception(obj)
+                if not self.active:
+                    return
+                obj = binding.map_get(key)
+            if bits & NVAL and obj is not None:
+                binding.drop_broken(self, "its descriptor was closed without close()")
                 return
-            obj = map_get(key)
-        if bits & NVAL and obj is not None:
-            binding.drop_broken(self, "its descriptor was closed without close()")
-            return
         if self.rechecks and self.active:
             binding.mark(self)
 
     def on_poll(self, bits: int) -> None:
-        """Dispatch with poll semantics: the raw bits go to ``readwrite``."""
+        """Dispatch with poll semantics: the raw bits go to ``readwrite`` (the library's own is
+        run here, as ``on_select`` runs ``read``: see there)."""
         binding = self.binding
-        obj = binding.map.get(self.key)
+        obj = binding.map_get(self.key)
         if obj is not self.channel:
             if obj is None:
                 return
             binding.note(self.key)
-        if bits & NVAL:
-            binding.drop_broken(self, "its descriptor was closed without close()")
-            return
-        binding.hooks.readwrite(obj, bits)
-        if bits & READ and self.verdict is not None and obj._ng_held and obj is self.channel and self.active:
-            self._burst(obj, binding.hooks)
+        dispatch = binding.hooks.readwrite
+        if bits == READ and dispatch is readwrite:
+            # The usual event, readwrite's body for it. (Bitwise "and" is not an operation the
+            # interpreter specializes: testing for this one value spares four of them.)
+            try:
+                obj.handle_read_event()
+            except OSError as e:
+                if e.errno not in DISCONNECTED:
+                    obj.handle_error()
+                else:
+                    obj.handle_close()
+            except PASSTHROUGH:
+                raise
+            except BaseException:
+                obj.handle_error()
+            if self.verdict is not None and obj._ng_held and obj is self.channel and self.active:
+                self._burst(obj, binding.hooks)
+        else:
+            if bits & NVAL:
+                binding.drop_broken(self, "its descriptor was closed without close()")
+                return
+            dispatch(obj, bits)
+            held = bits & READ and self.verdict is not None and obj._ng_held
+            if held and obj is self.channel and self.active:
+                self._burst(obj, binding.hooks)
         if self.rechecks and self.active:
             binding.mark(self)
 
@@ -447,6 +494,7 @@ class MapBinding:
 
     def __init__(self, map: MapType, reactor: Optional[Reactor] = None) -> None:
         self.map = map
+        self.map_get = map.get  # (dispatch looks the channel up in the map once per event)
         self.reactor = reactor if reactor is not None else Reactor()
         #: Whether the binding made its reactor (only such a binding serves another map when the
         #: program lets go of this one: a reactor given by the program stays with its map).
@@ -458,11 +506,19 @@ class MapBinding:
         self._registrations: Dict[Any, Registration] = {}
         self._polled: Dict[Any, Registration] = {}
         self._verdicts: Dict[type, _ClassVerdict] = {}
+        # The classes whose verdict is "announced", and their predicates when it was made: a
+        # pass compares them all at once (sync). Rebuilt when _verdicts changes.
+        self._announcing: List[type] = []
+        self._announcing_predicates: List[Tuple[Any, Any]] = []
         self._dirty: Deque[Registration] = deque()  # see Registration.dirty
         self._recheck: List[Registration] = []  # asked again on the next pass (ask_again_next_pass)
         self._journal: Deque[Any] = map._changed if isinstance(map, ChannelMap) else deque()
         self._journal.clear()
         self._resync = True  # compare the whole map on the next pass
+        #: Whether sync() has something to look at beyond the passes' own checks: set by
+        #: whoever queues work for it (note, mark, forget, ask_again_next_pass, adopt); sync()
+        #: clears it before looking, so what is queued meanwhile is not missed.
+        self._work = True
         self._plain = not isinstance(map, ChannelMap)
         self._wanting = 0  # registrations whose predicates answered readable or writable
         self._on_next_close: List[Callable[[], None]] = []
@@ -475,6 +531,7 @@ class MapBinding:
         """A channel was added to, removed from, or replaced in the map under ``key``."""
         journal = self._journal
         journal.append(key)
+        self._work = True
         if len(journal) > 64 and len(journal) > 2 * len(self.map):
             # Changes that no pass has looked at pile up (a map nobody loops): forget them and
             # compare the whole map next time instead.
@@ -487,6 +544,7 @@ class MapBinding:
         if not reg.dirty:
             reg.dirty = True
             self._dirty.append(reg)
+            self._work = True
         self.reactor.notify()
 
     def make_polled(self, reg: Registration) -> None:
@@ -509,6 +567,7 @@ class MapBinding:
             else:
                 reg.active = False
         self._journal.append(reg.key)
+        self._work = True
         if self.reactor.running_thread is not None:
             return  # (the pass, or the end of loop(), looks after what follows)
         if not self.map:
@@ -522,29 +581,17 @@ class MapBinding:
 
     def sync(self, poll_semantics: bool) -> None:
         """Bring kernel interest in line with the map and the predicates, before a wait."""
-        if poll_semantics != self.poll_semantics:
-            self._switch_semantics(poll_semantics)
-        journal = self._journal
-        if self._resync or (self._plain and self.map.keys() != self._registrations.keys()):
-            self._resync = False
-            journal.extend(self.map.keys() ^ self._registrations.keys())
-            journal.extend(
-                key for key, reg in self._registrations.items() if self.map.get(key) is not reg.channel
-            )
-        while journal:
-            self._reconcile(journal.popleft())
-        if self._recheck:
-            recheck, self._recheck = self._recheck, []
-            for reg in recheck:
-                if reg.active:
-                    self.mark(reg)
-        for cls, verdict in self._verdicts.items():
-            # Do the class's predicates still hold what the verdict was made from?
-            if getattr(cls, "readable", None) is not verdict.readable or (
-                getattr(cls, "writable", None) is not verdict.writable
-            ):
-                self._reclassify(cls)
-                break  # the dict changed; the next pass looks at the other classes
+        self._work = False
+        if poll_semantics is not self.poll_semantics:
+            self._switch_semantics(bool(poll_semantics))
+        if (
+            self._journal
+            or self._resync
+            or self._recheck
+            or (self._plain and self.map.keys() != self._registrations.keys())
+        ):
+            self._sync_map()
+        self._check_verdicts()
         # Polled registrations: asked once per pass, in map order (their predicates may be a
         # per-pass tick). Channels they add wait in the journal for the next pass. One they
         # close is still asked, as the stdlib's snapshot of the map asked it, but no longer
@@ -565,6 +612,43 @@ class MapBinding:
             reg.dirty = False  # before asking: a concurrent mark() then queues it again
             if reg.active and not reg.polled:
                 self._update(reg)
+
+    def _check_verdicts(self) -> None:
+        """Do the announcing classes' predicates still hold what their verdicts were made from?
+        A class whose ``readable`` or ``writable`` was patched since is classified again (its
+        channels are asked from now on, as the stdlib asked them).
+
+        When: at every sync() that has work, when ``loop()`` (or ``poll()``) begins, and with
+        the audit, once a second. Not on every pass: it costs two attribute look-ups per class
+        and a comparison (2.5% of a pass with one event), and a class patched by a handler
+        while ``loop()`` runs is all it could catch sooner (the stdlib obeyed such a patch on
+        its next pass; here, within a second at most). One C-level comparison of every class's
+        pair first."""
+        classes = self._announcing
+        if classes and list(_each(_PREDICATES, classes)) != self._announcing_predicates:
+            for cls, pair in zip(classes, self._announcing_predicates):
+                if _PREDICATES(cls) != pair:
+                    self._reclassify(cls)
+                    break  # the lists changed; the next check looks at the other classes
+
+    def _sync_map(self) -> None:
+        # sync()'s first step, when the map (or a channel's view of the kernel) may have
+        # changed: registrations brought in step with the map, and channels that asked for it
+        # queued for a predicate check.
+        journal = self._journal
+        if self._resync or (self._plain and self.map.keys() != self._registrations.keys()):
+            self._resync = False
+            journal.extend(self.map.keys() ^ self._registrations.keys())
+            journal.extend(
+                key for key, reg in self._registrations.items() if self.map.get(key) is not reg.channel
+            )
+        while journal:
+            self._reconcile(journal.popleft())
+        if self._recheck:
+            recheck, self._recheck = self._recheck, []
+            for reg in recheck:
+                if reg.active:
+                    self.mark(reg)
 
     def _switch_semantics(self, poll_semantics: bool) -> None:
         self.poll_semantics = poll_semantics
@@ -610,6 +694,7 @@ class MapBinding:
         verdict = self._verdicts.get(cls)
         if verdict is None:
             verdict = self._verdicts[cls] = _ClassVerdict(cls)
+            self._verdicts_changed()
         if verdict.announced and not reg.channel._ng_overrides:  # (announced: our channel)
             reg.polled = False
             reg.verdict = verdict
@@ -630,9 +715,16 @@ class MapBinding:
                 for cls, v in list(self._verdicts.items()):
                     if v is verdict:
                         del self._verdicts[cls]
+                self._verdicts_changed()
+
+    def _verdicts_changed(self) -> None:
+        announcing = [cls for cls, verdict in self._verdicts.items() if verdict.announced]
+        self._announcing = announcing
+        self._announcing_predicates = [self._verdicts[cls].predicates for cls in announcing]
 
     def _reclassify(self, cls: type) -> None:
         self._verdicts.pop(cls, None)
+        self._verdicts_changed()
         for reg in list(self._registrations.values()):
             if type(reg.channel) is cls and reg.active:
                 reg.verdict = None
@@ -731,6 +823,7 @@ class MapBinding:
         reactor = self.reactor
         map = self.map
         self.hooks = hooks
+        poll_semantics = bool(poll_semantics)
         if count is None and reactor.waiter is not None and self._drivable(timeout, poll_semantics, hooks):
             # Another event loop does the waiting (ASYNCORE_NG_BACKEND=asyncio): it may run
             # the whole loop() as one run of its own, the passes in its callbacks, instead
@@ -742,29 +835,43 @@ class MapBinding:
                     self._release()
                 return bool(stopped)
         outer = reactor.enter()
-        wait: Any = _NOT_YET  # (with poll semantics, the same every pass: converted once)
+        self._check_verdicts()  # (a class patched since the last call: see there)
+        # The wait of every pass, when the timeout is one the stdlib's select()/poll() took as
+        # it is (else each pass converts it, raising what the stdlib raised: _select_wait).
+        wait: Any = _plain_wait(timeout, poll_semantics)
+        run_pass = reactor.run_pass
+        select_module = hooks.select
         try:
             while map:
                 if count is not None:
                     if not count > 0:
                         break
                     count = count - 1
-                if poll_semantics and hooks.select.poll is not _POLL:
-                    _stdlib_poll2_pass(timeout, map, hooks, reactor)
-                elif not poll_semantics and hooks.select.select is not _SELECT:
-                    _stdlib_select_pass(timeout, map, hooks, reactor)
+                # (The stdlib looked select.poll/select.select up at call time: tests replace
+                # them, and then see the calls, pass by pass.)
+                if poll_semantics:
+                    patched = select_module.poll is not _POLL
                 else:
-                    if not poll_semantics:
-                        self.sync(False)
-                        wait = _select_wait(timeout, bool(self._wanting))
+                    patched = select_module.select is not _SELECT
+                if patched:
+                    if poll_semantics:
+                        _stdlib_poll2_pass(timeout, map, hooks, reactor)
                     else:
-                        if wait is _NOT_YET:
-                            wait = _poll_wait(timeout)
-                        self.sync(True)
-                    reactor.run_once(wait)
+                        _stdlib_select_pass(timeout, map, hooks, reactor)
+                else:
+                    # (sync()'s own test, first: most passes have nothing for it. A class
+                    # patched meanwhile is looked for when sync() runs, when loop() begins, and
+                    # once a second: see _check_verdicts.)
+                    if self._work or self._polled or self._plain or poll_semantics is not self.poll_semantics:
+                        self.sync(poll_semantics)
+                    if wait is _NOT_YET:
+                        run_pass(_clamped(_select_wait(timeout, bool(self._wanting))))
+                    else:
+                        run_pass(wait)
                     if reactor.pass_time >= self._next_audit:
                         self._audit()
-                if reactor.consume_stop():
+                if reactor.stop_requested:
+                    reactor.consume_stop()
                     return True
         finally:
             reactor.leave(outer)
@@ -797,12 +904,13 @@ class MapBinding:
         ``_sweep``): registrations of channels not in it under the same key go at once, the
         new map's other entries are registered on the next pass."""
         self.map = map
+        self.map_get = map.get
         with self._lock:
             for key, reg in list(self._registrations.items()):
                 if map.get(key) is not reg.channel:
                     self._remove(reg)
         self._journal.clear()
-        self._resync = True
+        self._resync = self._work = True
         if not map:
             self._release()
 
@@ -813,6 +921,7 @@ class MapBinding:
         not the socket object: a socket detached into another object (``ssl.wrap_socket``)
         leaves the descriptor open, and the channel is served on."""
         self._next_audit = self.reactor.pass_time + AUDIT_INTERVAL
+        self._check_verdicts()
         for reg in list(self._registrations.values()):
             if not reg.active:
                 continue
@@ -868,6 +977,23 @@ def _select_wait(timeout: Any, anything_wanted: bool) -> Optional[float]:
     else:
         time.sleep(timeout)  # likewise; a valid value cannot reach here
     return float(timeout)  # pragma: no cover  (a float subclass with odd comparisons)
+
+
+def _plain_wait(timeout: Any, poll_semantics: bool) -> Any:
+    """The wait every pass of ``loop()`` uses (clamped to a day: the pass recomputes), or
+    ``_NOT_YET`` when each select-semantics pass must convert ``timeout`` itself (an invalid
+    one raises there, as the stdlib's call did)."""
+    if poll_semantics:
+        wait = _poll_wait(timeout)
+    elif isinstance(timeout, (int, float)) and 0 <= timeout < math.inf:
+        wait = float(timeout)
+    else:
+        return _NOT_YET
+    return wait if wait is None or wait <= MAX_WAIT else MAX_WAIT
+
+
+def _clamped(wait: Optional[float]) -> Optional[float]:
+    return wait if wait is None or wait <= MAX_WAIT else MAX_WAIT
 
 
 def _poll_wait(timeout: Any) -> Optional[float]:
@@ -952,16 +1078,19 @@ _registry_lock = threading.Lock()
 
 class _RefProbe:
     map: Any = None
+    map_get: Any = None
 
 
 def _calibrate_sole_reference() -> Optional[int]:
-    # What sys.getrefcount reports for an object held by one instance attribute only, read
-    # the way the sweep reads a binding's map (versions differ in how they count arguments).
+    # What sys.getrefcount reports for a map that only its binding holds (as ``map`` and
+    # through ``map_get``), read the way the sweep reads it (versions differ in how they count
+    # arguments).
     getrefcount = getattr(sys, "getrefcount", None)
     if getrefcount is None:
         return None  # not CPython: bindings are never found dead (they live as long as the process)
     probe = _RefProbe()
     probe.map = {}
+    probe.map_get = probe.map.get
     return int(getrefcount(probe.map))
 
 

@@ -62,6 +62,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections import deque
 from contextlib import contextmanager
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple
@@ -100,9 +101,19 @@ FOREIGN_WAIT = -1
 _fork_generation = 0
 
 
+#: Every reactor alive, so that a forked child can mark them at once (see _after_fork_in_child).
+_live_reactors: weakref.WeakSet[Reactor] = weakref.WeakSet()
+
+
 def _after_fork_in_child() -> None:
+    # A pass only tests ``_poller is None`` before using the poller: each reactor's poller is
+    # set aside now (closed when the kernel objects are next built, see _drop_kernel). No lock
+    # is taken here: another thread of the parent may have held one at the fork.
     global _fork_generation
     _fork_generation += 1
+    for reactor in list(_live_reactors):
+        if reactor._poller is not None:
+            reactor._inherited, reactor._poller = reactor._poller, None
 
 
 if hasattr(os, "register_at_fork"):
@@ -192,6 +203,7 @@ class Watch:
         "_reactor",
         "_registered",
         "active",
+        "born",
         "callback",
         "events",
         "fd",
@@ -210,6 +222,8 @@ class Watch:
         self.propagate_errors = propagate_errors
         self._registered = False  # whether the kernel holds a registration for it
         self._latent = 0  # "ready again" bits held while the interest excludes them
+        #: The pass it was made in (its number's events of that pass are not its own).
+        self.born = reactor._passes
 
     def modify(self, events: int) -> None:
         """Change the interest. A no-op (no system call) when it did not change."""
@@ -274,6 +288,7 @@ class Reactor:
         self._waiter: Optional[Any] = waiter
         self.clock = clock
         self._poller: Optional[Poller] = None  # the kernel objects: created on first need
+        self._inherited: Optional[Poller] = None  # a forked child's copy of the parent's
         self._waker: Optional[Waker] = None
         self._waker_watch: Optional[Watch] = None
         self._fork_gen = _fork_generation
@@ -291,7 +306,9 @@ class Reactor:
         self._loop_thread: Optional[threading.Thread] = None  # the last thread that ran passes
         #: Its ident (read on hot paths: a thread that is not the loop's hands work over).
         self.loop_thread: Optional[int] = None
-        self._stop_requested = False
+        #: A stop was requested and not yet consumed (:meth:`consume_stop`). Read-only for
+        #: everyone but the reactor (the loop layer reads it after each pass).
+        self.stop_requested = False
         self._closed = False
         self._exception_handler: Optional[ExceptionHandler] = None
         self._debug = os.environ.get("ASYNCORE_NG_DEBUG", "") not in ("", "0")
@@ -309,6 +326,13 @@ class Reactor:
         self._wait_time = 0.0
         self._run_time = 0.0
         self._rebuilds = 0
+        #: Whether the next pass must look at more than its timers and events: callbacks
+        #: queued, "ready again" reports, always-ready descriptors, numbers unregistered
+        #: (``_forgotten``), debug mode. Set by whoever adds those (then, from another thread,
+        #: the wake-up follows); a pass clears it before looking, so nothing set meanwhile is
+        #: missed. It spares a pass with nothing of that kind five tests.
+        self._attention = self._debug
+        _live_reactors.add(self)
 
     def __del__(self) -> None:
         # Dropped without close(): give the descriptors back quietly. (No lock may be taken
@@ -380,6 +404,9 @@ class Reactor:
         if self._poller is not None:
             self._poller.close()
             self._poller = None
+        if self._inherited is not None:
+            self._inherited.close()
+            self._inherited = None
         if self._waiter is not None:
             self._waiter.release()
         self._forget_waker()
@@ -412,6 +439,7 @@ class Reactor:
         except NotPollable:
             # Regular files are always ready for poll(2) and select(2); say so every pass.
             self._always_ready[w.fd] = w
+            self._attention = True
             w._registered = False
 
     # -- descriptors -------------------------------------------------------------------
@@ -454,6 +482,7 @@ class Reactor:
         if latent:
             w._latent &= ~latent
             self._ready_again[w] = self._ready_again.get(w, 0) | latent
+            self._attention = True
         fd = w.fd
         if fd in self._always_ready:
             w.events = events
@@ -482,6 +511,7 @@ class Reactor:
             if self._watches.get(w.fd) is w:
                 del self._watches[w.fd]
                 self._forgotten.add(w.fd)
+                self._attention = True
                 self._unregister_locked(w, reused=False)
             else:
                 self._ready_again.pop(w, None)
@@ -559,6 +589,7 @@ class Reactor:
         """Run ``callback(*args)`` at the end of the current (or next) pass."""
         self._check_open()
         self._ready.append((callback, args))
+        self._attention = True
         if self.running_thread == FOREIGN_WAIT:
             self.wakeup()  # from the other loop's code, between passes (see hand_over)
 
@@ -566,6 +597,7 @@ class Reactor:
         """Like :meth:`call_soon`, from any thread or a signal handler: wakes the reactor."""
         self._check_open()
         self._ready.append((callback, args))
+        self._attention = True
         self.wakeup()
 
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
@@ -615,6 +647,7 @@ class Reactor:
         with self._lock:
             if w.active:
                 self._ready_again[w] = self._ready_again.get(w, 0) | bits
+                self._attention = True
         self.notify()
 
     def _clear_ready_again(self, w: Watch) -> None:
@@ -687,6 +720,7 @@ class Reactor:
         """Debug mode (also ``ASYNCORE_NG_DEBUG=1``): every handler, timer and callback is
         timed, and one that runs longer than :attr:`slow_callback_duration` is reported."""
         self._debug = bool(enabled)
+        self._attention = True
 
     def get_debug(self) -> bool:
         return self._debug
@@ -810,85 +844,98 @@ class Reactor:
 
     def run_once(self, timeout: Optional[float] = None) -> None:
         """One pass: wait up to ``timeout`` seconds (``None``: until something happens), then
-        dispatch I/O, fire due timers, and run the callbacks queued before the timers ran.
-        Between :meth:`enter` and :meth:`leave` (as ``loop()`` calls it) it costs no more than
-        the pass itself."""
+        dispatch I/O, fire due timers, and run the callbacks queued before the timers ran."""
+        if timeout is not None and timeout > MAX_WAIT:
+            timeout = MAX_WAIT
         if self.running_thread == threading.get_ident():
-            self._pass(timeout)
+            self.run_pass(timeout)
             return
         outer = self.enter()
         try:
-            self._pass(timeout)
+            self.run_pass(timeout)
         finally:
             self.leave(outer)
 
-    def _pass(self, timeout: Optional[float]) -> None:
+    def run_pass(self, timeout: Optional[float]) -> None:
+        """One pass, for a caller that has :meth:`enter`-ed (``loop()``: it costs no more than
+        the pass itself). See :meth:`run_once`. ``timeout`` is at most :data:`MAX_WAIT`."""
         poller = self._poller
-        if poller is None or self._fork_gen != _fork_generation:
+        if poller is None:  # (first use, released, or a forked child: _after_fork_in_child)
             with self._lock:
                 poller = self._kernel()
         # 1. Compute the wait: none with work queued, else cut short by the next timer, clamped.
         # (next_wait's rule, written out: calling it costs 3% of a pass with one event.)
-        started = self.clock()
         timers = self._timers.entries  # (the heap itself: tested without a call)
-        if self._ready or self._ready_again or self._always_ready:
-            wait: Optional[float] = 0.0
-        else:
-            wait = timeout
-            if timers:
-                deadline = self._timers.next_deadline()
-                if deadline is not None:
-                    until = max(0.0, deadline - started)
-                    if wait is None or until < wait:
-                        wait = until
-            if wait is None or wait > MAX_WAIT:
-                wait = MAX_WAIT if wait is not None or timers else None
-        # 2. Wait. Collect every event before dispatching any (see the module notes).
-        if self._passes:
-            self._run_time += started - self.pass_time
-        if self._forgotten:
-            with self._lock:
-                self._forgotten.clear()
+        wait = timeout
+        special = self._attention
+        if special:
+            self._attention = False  # (before looking: whatever is added from now on sets it)
+            if self._forgotten:
+                with self._lock:
+                    self._forgotten.clear()
+            if self._always_ready or self._debug:
+                self._attention = True  # (they last)
+            if self._ready or self._ready_again or self._always_ready:
+                wait = 0.0
+        if timers and wait != 0.0:
+            deadline = self._timers.next_deadline()
+            if deadline is not None:
+                until = min(max(0.0, deadline - self.clock()), MAX_WAIT)
+                if wait is None or until < wait:
+                    wait = until
+        # 2. Wait. Each event goes to the watch that owns its number now, unless that watch was
+        # made during this pass (born == this pass): a number closed and reused within the pass
+        # never gets the old file's events. Watches cancelled meanwhile are no longer owners.
+        started = self.clock()
+        self._run_time += started - self.pass_time
         waiter = self._waiter
         events = poller.poll(wait) if waiter is None else waiter.wait(poller, wait)
         self.pass_time = now = self.clock()
         self._wait_time += now - started
-        self._passes += 1
-        if events or self._ready_again or self._always_ready:
-            ready = self._collect(events)
-            # 3. Dispatch I/O, each callback inside the error boundary (inlined here: this is
-            # the hottest loop of the library; _guarded is the same boundary for timers).
-            if self._debug:
-                self._dispatch_timed(ready)
-            else:
-                pending = iter(ready)  # what is left when an exception leaves the pass
-                for w, bits in pending:
-                    if not w.active:
-                        continue
-                    try:
-                        w.callback(bits)
-                    except BaseException as exc:
-                        if self._leaves_pass(w, exc):
-                            self._requeue_synthetic(list(pending))
-                            raise
-        # 4. and 5.
-        if timers or self._ready:
+        passes = self._passes = self._passes + 1
+        # 3. Dispatch I/O, each callback inside the error boundary (inlined here: this is the
+        # hottest loop of the library; _guarded is the same boundary for timers).
+        if special and (self._ready_again or self._always_ready or self._debug):
+            self._dispatch_collected(self._collect(events))
+        elif events:
+            self._events += len(events)
+            watches = self._watches
+            unowned: Optional[List[Tuple[int, int]]] = None
+            for fd, bits in events:
+                w = watches.get(fd)
+                if w is None or w.born == passes:
+                    if unowned is None:
+                        unowned = []
+                    unowned.append((fd, bits))
+                    continue
+                try:
+                    w.callback(bits)
+                except BaseException as exc:
+                    if self._leaves_pass(w, exc):
+                        raise
+            if unowned is not None:
+                self._dispatch_collected(self._claim_unowned(unowned, []))
+        # 4. and 5. (Callbacks queued before the pass set ``special``; by its handlers,
+        # _attention again.)
+        if timers or special or self._attention:
             self.run_due()
 
-    def _dispatch_timed(self, ready: List[Tuple[Watch, int]]) -> None:
-        # Step 3 in debug mode: the same, and a callback that blocked the loop is reported.
-        pending = iter(ready)
+    def _dispatch_collected(self, ready: List[Tuple[Watch, int]]) -> None:
+        # Step 3 with "ready again" reports (collected first: see _collect), or in debug mode,
+        # where a callback that blocked the loop is reported.
+        debug = self._debug
+        pending = iter(ready)  # what is left when an exception leaves the pass
         for w, bits in pending:
             if not w.active:
                 continue
-            started = self.clock()
+            started = self.clock() if debug else 0.0
             try:
                 w.callback(bits)
             except BaseException as exc:
                 if self._leaves_pass(w, exc):
                     self._requeue_synthetic(list(pending))
                     raise
-            if not w.propagate_errors:
+            if debug and not w.propagate_errors:
                 # (A channel's own callback times its handlers and names them: see loop.)
                 self.report_if_slow(started, f"watch callback {w.callback!r}")
 
@@ -921,30 +968,18 @@ class Reactor:
     def _collect(self, events: List[Tuple[int, int]]) -> List[Tuple[Watch, int]]:
         """Pair each reported event with its watch; add the "ready again" reports."""
         watches = self._watches
+        passes = self._passes
         ready: List[Tuple[Watch, int]] = []
         unowned: List[Tuple[int, int]] = []
         for fd, bits in events:
             w = watches.get(fd)
-            if w is None:
+            if w is None or w.born == passes:
                 unowned.append((fd, bits))
             else:
                 ready.append((w, bits))
         if unowned:
-            # Not stale if another thread unregistered it while we waited: only a registration
-            # that outlived its number keeps reporting (next pass too). Looked at again under
-            # the lock: another thread's cancel (unregister, then note the number as
-            # forgotten) is then wholly before or after.
-            stale = []
-            with self._lock:
-                for fd, bits in unowned:
-                    w = watches.get(fd)
-                    if w is not None:
-                        ready.append((w, bits))
-                    elif not bits & NVAL and fd not in self._forgotten:
-                        stale.append(fd)
-            if stale:
-                self._drop_stale(stale)
-        self._events += len(ready)
+            self._claim_unowned(unowned, ready)
+        self._events += len(events)
         if self._ready_again or self._always_ready:
             with self._lock:
                 synthetic, self._ready_again = self._ready_again, {}
@@ -959,6 +994,26 @@ class Reactor:
                         merged[w] = merged.get(w, 0) | wanted
                         self._synthetic_events += 1
                 ready = list(merged.items())
+        return ready
+
+    def _claim_unowned(
+        self, unowned: List[Tuple[int, int]], ready: List[Tuple[Watch, int]]
+    ) -> List[Tuple[Watch, int]]:
+        """Events for numbers no watch owned (when dispatched): add those a watch now owns to
+        ``ready``; the others are stale unless their watch was cancelled since the wait began.
+        Looked at under the lock: another thread's cancel (unregister, then note the number as
+        forgotten) is then wholly before or after."""
+        stale = []
+        passes = self._passes
+        with self._lock:
+            for fd, bits in unowned:
+                w = self._watches.get(fd)
+                if w is not None and w.born != passes:
+                    ready.append((w, bits))
+                elif w is None and not bits & NVAL and fd not in self._forgotten:
+                    stale.append(fd)
+        if stale:
+            self._drop_stale(stale)
         return ready
 
     def _leaves_pass(self, w: Watch, exc: BaseException) -> bool:
@@ -981,6 +1036,7 @@ class Reactor:
         for w, bits in rest:
             if w.active and w.fd not in self._always_ready:
                 self._ready_again[w] = self._ready_again.get(w, 0) | bits
+                self._attention = True
 
     def _drop_stale(self, fds: List[int]) -> None:
         # The kernel reported numbers no watch owns: registrations that outlived their number
@@ -991,9 +1047,11 @@ class Reactor:
 
     def run(self, timeout: Optional[float] = None) -> None:
         """Run passes until :meth:`stop`. ``timeout`` bounds each wait."""
+        if timeout is not None and timeout > MAX_WAIT:
+            timeout = MAX_WAIT
         with self.running():
             while True:
-                self._pass(timeout)
+                self.run_pass(timeout)
                 if self.consume_stop():
                     return
 
@@ -1001,14 +1059,14 @@ class Reactor:
         """Make the running :meth:`run` (or asyncore's ``loop()``) return after its current pass.
         Thread-safe. If none is running, the next one returns after its first pass (a stop is
         never lost, and never sticks: a pass consumes it)."""
-        self._stop_requested = True
+        self.stop_requested = True
         self.wakeup()
 
     def consume_stop(self) -> bool:
         """Whether a stop was requested; clears the request (the loop layer calls it after each
         pass)."""
-        if self._stop_requested:
-            self._stop_requested = False
+        if self.stop_requested:
+            self.stop_requested = False
             return True
         return False
 

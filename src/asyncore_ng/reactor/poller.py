@@ -88,6 +88,10 @@ if hasattr(select, "epoll"):
 
         def __init__(self) -> None:
             self._epoll = select.epoll()
+            # epoll.poll itself: seconds (a float is rounded up to whole milliseconds, so a
+            # small positive timeout never turns into a busy 0), None for ever. (No method of
+            # ours in between: it is called once per loop pass.)
+            self.poll = self._epoll.poll  # type: ignore[method-assign]
 
         def register(self, fd: int, events: int) -> None:
             try:
@@ -110,11 +114,6 @@ if hasattr(select, "epoll"):
                 self._epoll.unregister(fd)
             except FileNotFoundError:
                 pass
-
-        def poll(self, timeout: Optional[float]) -> Events:
-            # epoll.poll rounds a float timeout up to whole milliseconds, so a small positive
-            # timeout never turns into a busy 0.
-            return self._epoll.poll(-1 if timeout is None else timeout)
 
         def close(self) -> None:
             self._epoll.close()
