@@ -79,6 +79,11 @@ PROTOCOL = {
     "_ng_cork_output",
     "_ng_uncork_output",
     "_ng_take_read_ahead",
+    "_ng_handle_read_event",
+    "_ng_direct_state",
+    "_ng_connected",
+    "_ng_accepting",
+    "_ng_bulk",
 }
 #: Private names the stdlib's asyncore/asynchat exposed (code uses them; so do the shims).
 STDLIB_PRIVATE = {

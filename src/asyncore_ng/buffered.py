@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import errno
 import socket
-from operator import attrgetter
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 from . import errnos
 from .dispatcher import AnnouncedState, ChannelMapType, Dispatcher, _get_ident, _library_predicate
@@ -113,7 +112,7 @@ class DispatcherWithSend(BufferedOutput):
     #: ``dispatcher``, whose ``send`` tests patch).
     _ng_plain_class: Any = Dispatcher
     _ng_out_announced = False  # whether the loop was last told that output is queued
-    _ng_corked = False  # replies wait in out_buffer for the end of a burst (see below)
+    _ng_cork: Optional[List[bytes]] = None  # replies of a burst not yet sent (see below)
 
     def __init__(self, sock: Optional[socket.socket] = None, map: Optional[ChannelMapType] = None):
         # The buffer exists before the channel enters the map: a loop thread woken by that may
@@ -126,13 +125,27 @@ class DispatcherWithSend(BufferedOutput):
         # Code written for the stdlib assigns bytes (out_buffer = out_buffer + data): keep a
         # bytearray, and tell the loop, since writable() reads it. Anything else (Python 2-era
         # code assigns '') is kept as it is: the stdlib's operations then fail where they did.
-        if type(value) is not bytearray and isinstance(value, (bytes, bytearray, memoryview)):
-            value = bytearray(value)
+        if type(value) is not bytearray:
+            if isinstance(value, (bytes, bytearray, memoryview)):
+                value = bytearray(value)
+            else:
+                self._ng_direct_state = False  # (the hot paths expect a bytearray in the slot)
+        if self._ng_cork:
+            self._ng_cork = []  # (corked replies are part of out_buffer: replaced with it)
         self._ng_out = value
         self._ng_out_announced = bool(self._ng_out)
         self._ng_announce()
 
-    out_buffer = AnnouncedState(attrgetter("_ng_out"), _ng_set_out_buffer, None, "Output not sent yet.")
+    def _ng_get_out_buffer(self) -> Any:
+        cork = self._ng_cork
+        if cork:
+            # Replies of a burst the program looks at: from now on in out_buffer, after what
+            # was there (see "Corking" below).
+            self._ng_out += b"".join(cork)
+            cork.clear()
+        return self._ng_out
+
+    out_buffer = AnnouncedState(_ng_get_out_buffer, _ng_set_out_buffer, None, "Output not sent yet.")
 
     def _ng_has_queued_output(self) -> bool:
         return len(self.out_buffer) > 0
@@ -199,24 +212,52 @@ class DispatcherWithSend(BufferedOutput):
         self.initiate_send()
 
     # Corking (see "Bursts" in asyncore_ng.loop). Replies made during a burst of handle_read
-    # calls wait in out_buffer, where the program sees them, in the order made whatever their
-    # type, and go out in one system call when the burst ends (whatever the kernel does not
-    # take stays at the front of out_buffer, as a refused send's rest would). Only on a real
-    # socket, with neither initiate_send nor dispatcher.send replaced (the direct path of
-    # send()); initiate_send() called meanwhile sends at once, as it always does.
+    # calls are part of out_buffer, in the order made whatever their type, and go out in one
+    # system call when the burst ends (whatever the kernel does not take stays at the front of
+    # out_buffer, as a refused send's rest would). They wait in a list of their own
+    # (``_ng_cork``) until then, or until the program reads out_buffer, which then holds them:
+    # appending each 8 KiB reply to the bytearray would reallocate (and copy) it every time (a
+    # bytearray emptied from the front shrinks to nothing, and grows by exact steps from there:
+    # measured 4 copies of every byte). Only on a real socket, with neither initiate_send nor
+    # dispatcher.send replaced (the direct path of send()); initiate_send() called meanwhile
+    # sends out_buffer at once, as it always does.
 
     def _ng_cork_output(self) -> None:
-        if self._ng_direct(self.out_buffer):
-            self._ng_corked = True
+        if self._ng_cork is None and self._ng_direct(self._ng_out):
+            self._ng_cork = []
 
     def _ng_uncork_output(self) -> None:
-        if not self._ng_corked:
+        cork = self._ng_cork
+        if cork is None:
             return
-        self._ng_corked = False
-        buf = self.out_buffer
-        if type(buf) is bytearray:
-            # All of it in one system call; _ng_sent tells the loop what is left, if anything.
-            self._ng_sent(buf, _kernel_send(self.socket, buf) if buf else 0)
+        self._ng_cork = None
+        buf = self._ng_out
+        if buf:
+            # Output was queued before (or the program looked): the replies go after it.
+            if cork:
+                buf += b"".join(cork)
+            self._ng_sent(buf, _kernel_send(self.socket, buf))
+            return
+        if not cork:
+            return
+        if len(cork) > 512:
+            cork = [b"".join(cork)]  # (sendmsg takes at most IOV_MAX buffers)
+        try:
+            num_sent = self.socket.sendmsg(cork)  # (gathers: no join)
+        except OSError as why:
+            num_sent = _send_failed(why)
+        if num_sent < 0:
+            if not self._ng_closed_elsewhere():
+                self._ng_peer_gone()
+            return
+        if num_sent and self._ng_idle_timeout is not None:
+            self._ng_note_activity()
+        joined = b"".join(cork) if len(cork) > 1 else cork[0]
+        if num_sent < len(joined):
+            buf += memoryview(joined)[num_sent:]
+            if self.ng_write_high_water is not None:
+                self._ng_output_grew(len(buf))
+            self._ng_queue_changed(buf)
 
     def close(self) -> None:
         if self._ng_handoff and self._ng_close_waits(DispatcherWithSend.close):
@@ -237,12 +278,23 @@ class DispatcherWithSend(BufferedOutput):
             # (_ng_from_other_thread, inlined: this is the hottest call of an echo.)
             self._ng_hand_over(DispatcherWithSend.send, data if type(data) is bytes else bytes(data))
             return
-        buf = self._ng_out if self._ng_direct_state else self.out_buffer
+        cork = self._ng_cork
+        # (With _ng_direct_state the slot behind out_buffer holds a bytearray: see the setter.)
+        direct = self._ng_direct_state
+        if cork is not None and direct and (type(data) is bytes or isinstance(data, (bytearray, memoryview))):
+            # During a burst: corked, sent with the burst's other replies (_ng_uncork_output,
+            # which tells the loop what is left: an announcement now would end the burst). A
+            # bytearray or a view is copied: the caller may change it once send() returned.
+            cork.append(data if type(data) is bytes else bytes(data))
+            if self.ng_write_high_water is not None:
+                self._ng_output_grew(len(self._ng_out) + sum(map(len, cork)))
+            return
+        buf = self._ng_out if direct else self.out_buffer
         if (
-            not buf
+            direct
+            and not buf
             and type(data) is bytes
-            and type(buf) is bytearray
-            and not self._ng_corked
+            and cork is None
             and type(self.socket) is _SOCKET
             and type(self).initiate_send is _INITIATE_SEND
             and self._ng_plain_class.send is _PLAIN_SEND
@@ -268,13 +320,6 @@ class DispatcherWithSend(BufferedOutput):
         if type(buf) is not bytearray or not isinstance(data, (bytes, bytearray, memoryview)):
             self.out_buffer = buf + data  # the stdlib's concatenation: its result and its errors
             self.initiate_send()
-            return
-        if self._ng_corked:
-            # During a burst: queued, sent with the burst's other replies (_ng_uncork_output,
-            # which tells the loop what is left: an announcement now would end the burst).
-            buf += data
-            if self.ng_write_high_water is not None:
-                self._ng_output_grew(len(buf))
             return
         buf += data
         if self.ng_write_high_water is not None:

@@ -224,22 +224,31 @@ class AsyncChat(BufferedOutput):
         Pushed bytes count toward the flow-control marks (:class:`BufferedOutput`; data
         appended to ``producer_fifo`` directly and producers' output do not).
         """
-        if not isinstance(data, (bytes, bytearray, memoryview)):
+        plain = type(data) is bytes
+        if not plain and not isinstance(data, (bytearray, memoryview)):
             raise TypeError("data argument must be byte-ish (%r)", type(data))
         if loop_threads.sole != _get_ident() and self._ng_in_other_thread():
             # (as dispatcher_with_send.send: the loop's thread queues it, in order)
-            self._ng_hand_over(AsyncChat.push, data if type(data) is bytes else bytes(data))
+            self._ng_hand_over(AsyncChat.push, data if plain else bytes(data))
             return
-        fifo = self.producer_fifo
-        if not fifo and type(data) is bytes and self.connected and type(self).initiate_send is _INITIATE_SEND:
+        if self._ng_direct_state:  # (the slots behind producer_fifo and connected: see there)
+            fifo = self._ng_fifo
+            connected = self._ng_connected
+        else:
+            fifo = self.producer_fifo
+            connected = self.connected
+        if plain and connected and not fifo and type(self).initiate_send is _INITIATE_SEND:
             # Nothing queued: make initiate_send's one send() now and queue only what it leaves,
             # so a message that goes out whole never fills and empties the queue (two interest
             # changes that cancel out).
             size = self.ac_out_buffer_size
+            length = len(data)
             try:
-                sent = self.send(data if len(data) <= size else memoryview(data)[:size])
+                sent = self.send(data if length <= size else memoryview(data)[:size])
             except OSError:
                 self.handle_error()
+                return
+            if sent == length:
                 return
             if type(sent) is not int or sent < 0:
                 # No byte count (a stand-in socket): queued, and the stdlib's arithmetic applies.

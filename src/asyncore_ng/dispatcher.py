@@ -313,6 +313,7 @@ class Dispatcher:
     _ng_input_ended = False  # recv() saw the end of input (see BufferedOutput)
     _ng_bulk = False  # recv() calls are answered in full: read ahead (see _ng_hold)
     _ng_held: bytes = b""  # read ahead, not yet returned by recv()
+    _ng_handle_read_event: Callable[..., None]  # (set below the class)
     _ng_held_pos = 0
     _ng_closed_by: Optional[int] = None  # the thread that called close()
     #: Operations of other threads waiting for the loop's thread, in order (_ng_hand_over).
@@ -758,6 +759,16 @@ class Dispatcher:
 
     def recv(self, buffer_size: int) -> bytes:
         if self._ng_bulk:  # (bytes held imply reading in bulk: see _ng_hold)
+            held = self._ng_held
+            if held:
+                # The usual call of a burst, answered from what is held (_ng_take_held, for
+                # its middle pieces; it does the rest).
+                start = self._ng_held_pos
+                stop = start + buffer_size
+                if start < stop < len(held):
+                    self._ng_held_pos = stop
+                    return held[start:stop]
+                return self._ng_take_held(buffer_size)
             return self._ng_recv_bulk(buffer_size)
         try:
             data: bytes = self.socket.recv(buffer_size)
@@ -985,6 +996,11 @@ class Dispatcher:
     def handle_close(self) -> None:
         self.log_info("unhandled close event", "warning")
         self.close()
+
+
+#: The library's own handle_read_event: a burst of reads (asyncore_ng.loop) calls handle_read
+#: directly for a channel whose handle_read_event is this one.
+Dispatcher._ng_handle_read_event = Dispatcher.handle_read_event
 
 
 def _static_lookup(cls: type, name: str) -> Any:

@@ -236,7 +236,7 @@ class InputFramer:
         of the excess is delivered.
         """
         if data:
-            if self._pos >= len(self._buf) and type(data) is bytes:
+            if type(data) is bytes and self._pos >= len(self._buf):
                 self._buf = data  # nothing pending: the chunk as it is (feed's common case)
                 self._pos = 0
                 self._stalled = False
@@ -249,6 +249,28 @@ class InputFramer:
             if pos >= end:
                 return
             terminator = chat.get_terminator()
+            if type(terminator) is bytes and limit is None and terminator and self._search_term is None:
+                # The usual step, written out: a bytes terminator, searched afresh. When it is
+                # found, the step is the general one's CUT_FROM below, without its tests.
+                stop = buf.find(terminator, pos)
+                if stop >= 0:
+                    generation = self.generation
+                    if stop > pos:
+                        chat.collect_incoming_data(buf[pos:stop])
+                    self._message_length = 0
+                    after = stop + len(terminator)
+                    if self.generation != generation:
+                        self.reset(self._buf[self._pos :][after - pos :])  # (a hook assigned ac_in_buffer)
+                    elif after < end:
+                        self._pos = after
+                    else:
+                        self._buf = b""
+                        self._pos = 0
+                        self._search_from = 0
+                    chat.found_terminator()
+                    if self._buf:
+                        continue  # more input pending (or a hook put some in ac_in_buffer)
+                    return
             # Decide the step: message data is buf[pos:stop]; then the stdlib cut its buffer
             # (cut, rest: see CLEAR, CUT_FROM, KEEP_TAIL) and, if found, called found_terminator.
             if not terminator:

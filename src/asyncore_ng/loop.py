@@ -288,6 +288,7 @@ class Registration:
     __slots__ = (
         "active",
         "binding",
+        "bursts",
         "channel",
         "dirty",
         "fd",
@@ -313,6 +314,9 @@ class Registration:
         self.wanted = False  # the predicates' last answer was "readable or writable"
         self.verdict: Optional[_ClassVerdict] = None
         self.rechecks = False  # ask the predicates again after each event (verdict.rechecks)
+        #: Whether the channel may read in bulk and get bursts (an announcing class with
+        #: ``ng_bulk_input`` when it was classified: see "Bursts" in the module notes).
+        self.bursts = False
         self.filter: Optional[Callable[[Any, Any], Tuple[Any, Any]]] = getattr(
             channel, "_ng_filter_interest", None
         )
@@ -339,20 +343,36 @@ class Registration:
         # send: see "Bursts" in the module notes. Only channels whose predicates are announced
         # (no per-pass tick to honour) and only while the channel stays in the map, interested
         # and unpaused.
-        pending = obj._ng_pending_input
+        watch = self.watch
+        if watch is None or not watch.events & READ:
+            return
+        map_get = self.binding.map_get
+        key = self.key
+        # The library's own handle_read_event (neither the class nor the instance replaced it)
+        # calls handle_read for a connected channel that is not listening, as the burst's
+        # channels are: call it directly, one call fewer per read. Asked once per burst.
+        direct = getattr(obj.handle_read_event, "__func__", None) is type(obj)._ng_handle_read_event
         obj._ng_cork_output()
         try:
             for _ in range(BURST_READS):
-                watch = self.watch
                 # (An announced change, such as pause_reading(), ends the burst: the interest
                 # is asked again before anything more is read.)
-                if self.dirty or not (
-                    self.active and watch is not None and watch.events & READ and pending()
-                ):
+                still = self.active and obj._ng_held and map_get(key) is obj
+                if self.dirty or not still:
                     break
-                if self.binding.map.get(self.key) is not obj:
-                    break
-                hooks.read(obj)
+                dispatch = hooks.read
+                if dispatch is read:  # (read's body, as in on_select)
+                    try:
+                        if direct and obj._ng_direct_state and obj._ng_connected and not obj._ng_accepting:
+                            obj.handle_read()
+                        else:
+                            obj.handle_read_event()
+                    except PASSTHROUGH:
+                        raise
+                    except BaseException:
+                        obj.handle_error()
+                else:
+                    dispatch(obj)
         finally:
             obj._ng_uncork_output()
 
@@ -407,7 +427,7 @@ class Registration:
                 dispatch(obj)
             if not self.active:
                 return
-            if self.verdict is not None and obj._ng_held and obj is self.channel:
+            if self.bursts and obj._ng_held and obj is self.channel:
                 self._burst(obj, hooks)
                 if not self.active:
                     return
@@ -447,8 +467,7 @@ class Registration:
             if obj is None:
                 return
             binding.note(self.key)
-        dispatch = binding.hooks.readwrite
-        if bits == READ and dispatch is readwrite:
+        if bits == READ and binding.hooks.readwrite is readwrite:
             # The usual event, readwrite's body for it. (Bitwise "and" is not an operation the
             # interpreter specializes: testing for this one value spares four of them.)
             try:
@@ -462,15 +481,14 @@ class Registration:
                 raise
             except BaseException:
                 obj.handle_error()
-            if self.verdict is not None and obj._ng_held and obj is self.channel and self.active:
+            if self.bursts and obj._ng_held and obj is self.channel and self.active:
                 self._burst(obj, binding.hooks)
         else:
             if bits & NVAL:
                 binding.drop_broken(self, "its descriptor was closed without close()")
                 return
-            dispatch(obj, bits)
-            held = bits & READ and self.verdict is not None and obj._ng_held
-            if held and obj is self.channel and self.active:
+            binding.hooks.readwrite(obj, bits)
+            if bits & READ and self.bursts and obj._ng_held and obj is self.channel and self.active:
                 self._burst(obj, binding.hooks)
         if self.rechecks and self.active:
             binding.mark(self)
@@ -699,15 +717,16 @@ class MapBinding:
             reg.polled = False
             reg.verdict = verdict
             reg.rechecks = verdict.rechecks
+            reg.bursts = bool(reg.channel.ng_bulk_input)
             verdict.registrations += 1
         else:
             reg.polled = True
-            reg.rechecks = False
+            reg.rechecks = reg.bursts = False
             self._polled[reg.key] = reg
 
     def _unclassify(self, reg: Registration) -> None:
         verdict = reg.verdict
-        reg.rechecks = False
+        reg.rechecks = reg.bursts = False
         if verdict is not None:
             reg.verdict = None
             verdict.registrations -= 1
