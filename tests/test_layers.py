@@ -80,9 +80,7 @@ PROTOCOL = {
     "_ng_uncork_output",
     "_ng_take_read_ahead",
     "_ng_handle_read_event",
-    "_ng_direct_state",
-    "_ng_connected",
-    "_ng_accepting",
+    "_ng_io",
     "_ng_bulk",
 }
 #: Private names the stdlib's asyncore/asynchat exposed (code uses them; so do the shims).

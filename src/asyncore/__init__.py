@@ -66,7 +66,7 @@ del _name
 
 
 def poll(timeout: Optional[float] = 0.0, map: Optional[Dict[Any, Any]] = None) -> None:
-    _loop.poll(timeout, socket_map if map is None else map, hooks=_this)
+    _loop.passes(socket_map if map is None else map, timeout, False, 1, _this)
 
 
 def poll2(timeout: Optional[float] = 0.0, map: Optional[Dict[Any, Any]] = None) -> None:

@@ -334,11 +334,20 @@ class Dispatcher:
     #: them directly, which is what the properties would return, without a descriptor call
     #: per event. Set for every subclass when it is made (``__init_subclass__``).
     _ng_direct_state = True
+    #: Whether ``connected`` and ``accepting`` are this class's properties; then ``_ng_io``
+    #: says, in one attribute, "connected and not listening": a read or write event goes
+    #: straight to handle_read/handle_write (the hottest test of all, kept in step by the two
+    #: properties' setters).
+    _ng_plain_io = True
+    _ng_io = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._ng_direct_state = all(
             isinstance(_static_lookup(cls, name), AnnouncedState) for name in cls._ng_announced_state
+        )
+        cls._ng_plain_io = all(
+            isinstance(_static_lookup(cls, name), AnnouncedState) for name in ("connected", "accepting")
         )
 
     def _ng_socket_now_ready(self) -> None:
@@ -349,9 +358,13 @@ class Dispatcher:
     def _ng_note_connected(self, value: Any) -> None:
         if value and self._ng_socket_state == _SOCKET_FRESH:
             self._ng_socket_state = _SOCKET_READY
+        self._ng_io = self._ng_plain_io and bool(value) and not self._ng_accepting
+
+    def _ng_note_accepting(self, value: Any) -> None:
+        self._ng_io = self._ng_plain_io and not value and bool(self._ng_connected)
 
     connected = announced_state("connected", _ng_note_connected)
-    accepting = announced_state("accepting")
+    accepting = announced_state("accepting", _ng_note_accepting)
     connecting = announced_state("connecting")
 
     def __init__(self, sock: Optional[socket.socket] = None, map: Optional[ChannelMapType] = None):
@@ -916,8 +929,7 @@ class Dispatcher:
     # -- events --------------------------------------------------------------------------
 
     def handle_read_event(self) -> None:
-        # (_ng_direct_state: the state read from its slots, no property call; see there.)
-        if self._ng_direct_state and not self._ng_accepting and self._ng_connected:
+        if self._ng_io:  # (connected and not listening: see there)
             self.handle_read()
             return
         if self.accepting:
@@ -940,7 +952,7 @@ class Dispatcher:
         self.connecting = False
 
     def handle_write_event(self) -> None:
-        if self._ng_direct_state and not self._ng_accepting and self._ng_connected:
+        if self._ng_io:
             self.handle_write()
             return
         if self.accepting:

@@ -363,7 +363,7 @@ class Registration:
                 dispatch = hooks.read
                 if dispatch is read:  # (read's body, as in on_select)
                     try:
-                        if direct and obj._ng_direct_state and obj._ng_connected and not obj._ng_accepting:
+                        if direct and obj._ng_io:
                             obj.handle_read()
                         else:
                             obj.handle_read_event()
@@ -609,7 +609,8 @@ class MapBinding:
             or (self._plain and self.map.keys() != self._registrations.keys())
         ):
             self._sync_map()
-        self._check_verdicts()
+        if self._announcing:
+            self._check_verdicts()
         # Polled registrations: asked once per pass, in map order (their predicates may be a
         # per-pass tick). Channels they add wait in the journal for the next pass. One they
         # close is still asked, as the stdlib's snapshot of the map asked it, but no longer
@@ -854,7 +855,8 @@ class MapBinding:
                     self._release()
                 return bool(stopped)
         outer = reactor.enter()
-        self._check_verdicts()  # (a class patched since the last call: see there)
+        if self._announcing:
+            self._check_verdicts()  # (a class patched since the last call: see there)
         # The wait of every pass, when the timeout is one the stdlib's select()/poll() took as
         # it is (else each pass converts it, raising what the stdlib raised: _select_wait).
         wait: Any = _plain_wait(timeout, poll_semantics)
@@ -922,14 +924,21 @@ class MapBinding:
         """Serve ``map`` (a plain dict) instead of the map the program let go of (see
         ``_sweep``): registrations of channels not in it under the same key go at once, the
         new map's other entries are registered on the next pass."""
+        old = self.map
         self.map = map
         self.map_get = map.get
+        if map == old:
+            return  # (the same entries: a map per call, made alike each time)
+        registrations = self._registrations
         with self._lock:
-            for key, reg in list(self._registrations.items()):
+            for key, reg in list(registrations.items()):
                 if map.get(key) is not reg.channel:
                     self._remove(reg)
-        self._journal.clear()
-        self._resync = self._work = True
+        journal = self._journal
+        journal.clear()
+        if map.keys() != registrations.keys():
+            journal.extend(map.keys() - registrations.keys())  # (registered on the next pass)
+            self._work = True
         if not map:
             self._release()
 
@@ -1002,6 +1011,8 @@ def _plain_wait(timeout: Any, poll_semantics: bool) -> Any:
     """The wait every pass of ``loop()`` uses (clamped to a day: the pass recomputes), or
     ``_NOT_YET`` when each select-semantics pass must convert ``timeout`` itself (an invalid
     one raises there, as the stdlib's call did)."""
+    if (type(timeout) is float or type(timeout) is int) and 0 <= timeout <= MAX_WAIT:
+        return timeout  # (the usual timeout, valid both ways: poll semantics round it up)
     if poll_semantics:
         wait = _poll_wait(timeout)
     elif isinstance(timeout, (int, float)) and 0 <= timeout < math.inf:
@@ -1093,6 +1104,7 @@ def _stdlib_poll2_pass(timeout: Any, map: MapType, hooks: Any, reactor: Reactor)
 # for the first time, and by ``close_all()``.
 _plain_bindings: Dict[int, MapBinding] = {}
 _registry_lock = threading.Lock()
+_recent_plain: Optional[MapBinding] = None  # the plain binding last made or adopted (see bind)
 
 
 class _RefProbe:
@@ -1116,6 +1128,14 @@ def _calibrate_sole_reference() -> Optional[int]:
 _SOLE_REFERENCE = _calibrate_sole_reference()
 
 
+def _unregister_plain(key: int) -> None:
+    """Take a binding out of the registry (with ``_registry_lock`` held)."""
+    global _recent_plain
+    binding = _plain_bindings.pop(key, None)
+    if binding is not None and binding is _recent_plain:
+        _recent_plain = None
+
+
 def _let_go(binding: MapBinding) -> bool:
     """Whether the program let go of the binding's plain map, and the binding is idle (no pass
     running, no timer or callback pending): it may be adopted or closed."""
@@ -1132,9 +1152,9 @@ def _sweep(adopter: Optional[MapType]) -> Optional[MapBinding]:
     adopted: Optional[MapBinding] = None
     for key, binding in list(_plain_bindings.items()):
         if binding.reactor.closed:
-            del _plain_bindings[key]
+            _unregister_plain(key)
         elif _let_go(binding):
-            del _plain_bindings[key]
+            _unregister_plain(key)
             if adopter is not None and adopted is None and binding.own_reactor:
                 binding.adopt(adopter)
                 adopted = binding
@@ -1155,7 +1175,7 @@ def release_dropped(binding: MapBinding) -> None:
     """Close ``binding`` and forget it if the program let go of its plain map (``_let_go``)."""
     with _registry_lock:
         if _plain_bindings.get(id(binding.map)) is binding and _let_go(binding):
-            del _plain_bindings[id(binding.map)]
+            _unregister_plain(id(binding.map))
             binding.close()
 
 
@@ -1176,17 +1196,36 @@ def bind(map: MapType, reactor: Optional[Reactor] = None) -> MapBinding:
     """The map's binding (and reactor), created on first use (and again if its reactor was
     closed explicitly); a new binding drives the map with ``reactor`` if one is given (a test
     choosing its backend), else with a reactor of its own."""
-    binding = existing_binding(map)
-    if binding is not None:
-        return binding
     if isinstance(map, ChannelMap):
-        binding = map._binding = MapBinding(map, reactor)
+        binding = map._binding
+        if binding is None or binding.reactor.closed:
+            binding = map._binding = MapBinding(map, reactor)
         return binding
+    binding = _plain_bindings.get(id(map))
+    if binding is not None and binding.map is map and not binding.reactor.closed:
+        return binding
+    global _recent_plain
     with _registry_lock:
         binding = existing_binding(map)  # (bound by another thread meanwhile?)
         if binding is None:
-            binding = (_sweep(map) if reactor is None else None) or MapBinding(map, reactor)
+            recent = _recent_plain
+            if (
+                reactor is None
+                and recent is not None
+                and recent.own_reactor
+                and _plain_bindings.get(id(recent.map)) is recent
+                and not recent.reactor.closed
+                and _let_go(recent)
+            ):
+                # The usual case first: the map of the previous call was dropped (a map per
+                # call). Its binding serves this one (_sweep looks at the others).
+                del _plain_bindings[id(recent.map)]
+                recent.adopt(map)
+                binding = recent
+            else:
+                binding = (_sweep(map) if reactor is None else None) or MapBinding(map, reactor)
             _plain_bindings[id(map)] = binding
+            _recent_plain = binding
     return binding
 
 
@@ -1202,7 +1241,7 @@ def unbind(map: MapType) -> None:
     else:
         with _registry_lock:
             if _plain_bindings.get(id(map)) is binding:
-                del _plain_bindings[id(map)]
+                _unregister_plain(id(map))
 
 
 def channel_added(map: MapType, key: Any) -> None:
@@ -1243,11 +1282,28 @@ def register_poll_functions(poll: Callable[..., Any], poll2: Callable[..., Any])
     _builtin_polls[poll2] = True
 
 
-def _passes(map: MapType, timeout: Any, poll_semantics: bool, count: Optional[float], hooks: Any) -> None:
-    if map:
-        bind(map).run_passes(timeout, poll_semantics, count, hooks)
-    elif existing_binding(map) is not None:
-        release(map)  # emptied by hand since the last pass: give its descriptors back
+def passes(map: MapType, timeout: Any, poll_semantics: bool, count: Optional[float], hooks: Any) -> None:
+    """``count`` passes (``None``: until the map is empty or a stop) over ``map``, with poll or
+    select semantics, the module-level functions looked up in ``hooks``: what ``loop()``,
+    ``poll()`` and ``poll2()`` do once their arguments are settled. (The ``asyncore`` shim
+    calls it directly: a ``poll()`` per call, with a map per call, is a common shape, and it
+    costs what its calls cost.)"""
+    if not map:
+        if existing_binding(map) is not None:
+            release(map)  # emptied by hand since the last pass: give its descriptors back
+        return
+    if isinstance(map, ChannelMap):
+        binding = map._binding
+    else:
+        binding = _plain_bindings.get(id(map))
+        if binding is not None and binding.map is not map:
+            binding = None
+    if binding is None or binding.reactor.closed:
+        binding = bind(map)
+    binding.run_passes(timeout, poll_semantics, count, hooks)
+
+
+_passes = passes
 
 
 def poll(timeout: Optional[float] = 0.0, map: Optional[MapType] = None, *, hooks: Any = None) -> None:

@@ -635,6 +635,8 @@ class Reactor:
 
     def has_pending_work(self) -> bool:
         """Whether a timer or a queued callback is still to run."""
+        if not (self._ready or self._timers.entries):
+            return False  # (the usual answer, without counting live timers)
         return bool(self._ready) or len(self._timers) > 0
 
     def wakeup(self) -> None:
