@@ -5,7 +5,9 @@
 # the sdist and the wheel built once, the wheel installed into fresh venvs on CPython 3.8 and 3.13
 # and a legacy script run through plain `import asyncore`; WHEEL_CHECK=0 skips it), then the docs
 # site (scripts/docs.sh: mkdocs build --strict into site/ and a check of its links, in its own venv
-# on CPython 3.13; DOCS=0 skips it).  On 3.13 the venv also gets uvloop (the optional extra) and
+# on CPython 3.13; DOCS=0 skips it), then the instruction-count check (benchmarks/instructions.py
+# --check: callgrind counts against the 3.11 modules on 3.13, failing when a ratio passes its
+# target; INSTR=0 skips it).  On 3.13 the venv also gets uvloop (the optional extra) and
 # CPython's asyncore/asynchat suites run again with ASYNCORE_NG_BACKEND=asyncio and =uvloop (a skip
 # saying why where uvloop does not install).  3.11 and 3.13 are required: the run fails without
 # them.  PYTHONS="3.13 3.11" narrows the set for a quick local run; extra arguments go to pytest.
@@ -121,6 +123,21 @@ elif [ -n "$venv313_python" ]; then
         || failed+=("wheel")
 else
     echo "skip: wheel check (it runs from the CPython 3.13 venv, not set up in this run)"
+fi
+
+if [ "${INSTR:-1}" = 0 ]; then
+    echo "skip: instruction counts (INSTR=0)"
+elif [ -z "$venv313_python" ]; then
+    echo "skip: instruction counts (they run on the CPython 3.13 venv, not set up in this run)"
+elif ! command -v valgrind >/dev/null 2>&1; then
+    echo "FAIL: instruction counts need valgrind (callgrind)"
+    failed+=("instructions")
+else
+    # The performance regression check: user-space instructions of the echo servers against the
+    # stdlib modules of CPython 3.11 on the same 3.13, in this run (benchmarks/instructions.py;
+    # deterministic, unlike timings on this machine). Fails when a ratio passes its target.
+    echo "=== instruction counts: asyncore-ng against the 3.11 modules on CPython 3.13 (callgrind)"
+    "$venv313_python" benchmarks/instructions.py --check || failed+=("instructions")
 fi
 
 if [ "${DOCS:-1}" = 0 ]; then
