@@ -408,7 +408,8 @@ class Registration:
         binding = self.binding
         key = self.key
         obj = binding.map_get(key)
-        if obj is not self.channel:
+        # (Both None: another thread closed the channel meanwhile, the registration let go of it.)
+        if obj is not self.channel or obj is None:
             if obj is None:
                 return
             binding.note(key)  # replaced by hand: registered anew next pass
@@ -463,7 +464,7 @@ class Registration:
         run here, as ``on_select`` runs ``read``: see there)."""
         binding = self.binding
         obj = binding.map_get(self.key)
-        if obj is not self.channel:
+        if obj is not self.channel or obj is None:  # (as in on_select)
             if obj is None:
                 return
             binding.note(self.key)
