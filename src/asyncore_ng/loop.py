@@ -1304,12 +1304,10 @@ def passes(map: MapType, timeout: Any, poll_semantics: bool, count: Optional[flo
     binding.run_passes(timeout, poll_semantics, count, hooks)
 
 
-_passes = passes
-
 
 def poll(timeout: Optional[float] = 0.0, map: Optional[MapType] = None, *, hooks: Any = None) -> None:
     """One pass with select semantics."""
-    _passes(socket_map if map is None else map, timeout, False, 1, hooks or sys.modules[__name__])
+    passes(socket_map if map is None else map, timeout, False, 1, hooks or sys.modules[__name__])
 
 
 def poll2(timeout: Optional[float] = 0.0, map: Optional[MapType] = None, *, hooks: Any = None) -> None:
@@ -1320,7 +1318,7 @@ def poll2(timeout: Optional[float] = 0.0, map: Optional[MapType] = None, *, hook
         hooks = sys.modules[__name__]
     if not map and timeout is not None:
         int(timeout * 1000)  # the stdlib converted it first: an invalid timeout raises, as there
-    _passes(map, timeout, True, 1, hooks)
+    passes(map, timeout, True, 1, hooks)
 
 
 poll3 = poll2
@@ -1348,7 +1346,7 @@ def loop(
     poll_fun = hooks.poll2 if use_poll and hasattr(hooks.select, "poll") else hooks.poll
     poll_semantics = _builtin_polls.get(poll_fun)
     if poll_semantics is not None:
-        _passes(map, timeout, poll_semantics, count, hooks)
+        passes(map, timeout, poll_semantics, count, hooks)
         return
     if count is None:
         while map:
