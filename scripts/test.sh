@@ -1,25 +1,35 @@
 #!/usr/bin/env bash
-# The whole test suite: pytest on every CPython 3.8-3.13 that pyenv (or PATH) provides, each in its
-# own venv under .ci/venvs/ with the package installed from this checkout (not editable, as users
-# get it), then ruff and mypy --strict on the 3.13 venv, then the wheel check (scripts/wheel_check.py:
-# the sdist and the wheel built once, the wheel installed into fresh venvs on CPython 3.8 and 3.13
-# and a legacy script run through plain `import asyncore`; WHEEL_CHECK=0 skips it), then the docs
-# site (scripts/docs.sh: mkdocs build --strict into site/ and a check of its links, in its own venv
-# on CPython 3.13; DOCS=0 skips it), then the instruction-count check (benchmarks/instructions.py
-# --check: callgrind counts against the 3.11 modules on 3.13, failing when a ratio passes its
-# target; INSTR=0 skips it).  On 3.13 the venv also gets uvloop (the optional extra) and
-# CPython's asyncore/asynchat suites run again with ASYNCORE_NG_BACKEND=asyncio and =uvloop (a skip
-# saying why where uvloop does not install).  3.11 and 3.13 are required: the run fails without
-# them.  PYTHONS="3.13 3.11" narrows the set for a quick local run; extra arguments go to pytest.
-# The interpreters run in two lanes at once (LANES=1 for one after the other), each interpreter's
-# output kept in .ci/logs/ and printed whole when its lane is done: most of a session's time is
-# spent waiting on sockets and subprocesses, not on a CPU, and CI must stay under 15 minutes.
+# The whole test suite: pytest on every CPython 3.8-3.15, each in its own venv under .ci/venvs/
+# with the package installed from this checkout (not editable, as users get it), then ruff and
+# mypy --strict on the 3.13 venv, then the wheel check (scripts/wheel_check.py: the sdist and the
+# wheel built once, the wheel and the sdist installed into fresh venvs on CPython 3.8, 3.13, 3.14
+# and 3.15 and a legacy script run through plain `import asyncore`; WHEEL_CHECK=0 skips it), then
+# the instruction-count check (benchmarks/instructions.py --check: callgrind counts against the
+# 3.11 modules on 3.13, failing when a ratio passes its target; INSTR=0 skips it), then the docs
+# site (scripts/docs.sh: mkdocs build --strict into site/ and a check of its links, in its own
+# venv on CPython 3.13; DOCS=0 skips it).
+#
+# Where the interpreters come from: pyenv (or pythonX.Y on PATH) for 3.8-3.13; 3.14 and 3.15,
+# when the machine has neither, from Debian's unstable archive in a cached chroot
+# (scripts/debian_pythons.sh: built on first use in about a minute, mounted for the run and
+# unmounted at its end; their venvs and tests run inside it, on this checkout).
+#
+# On 3.13, 3.14 and 3.15 the venv also gets uvloop (the optional extra; a skip saying why where it
+# does not install); on 3.13 CPython's asyncore/asynchat suites run again with
+# ASYNCORE_NG_BACKEND=asyncio and =uvloop. 3.11, 3.13, 3.14 and 3.15 are required: the run fails
+# without them. PYTHONS="3.13 3.11" narrows the set for a quick local run; extra arguments go to
+# pytest. The interpreters run in two lanes at once (LANES=1 for one after the other), each
+# interpreter's output kept in .ci/logs/ and printed whole when its lane is done: most of a
+# session's time is spent waiting on sockets and subprocesses, not on a CPU, and CI must stay
+# under 20 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 venvs=$root/.ci/venvs
-required="3.11 3.13"
-pythons=${PYTHONS:-"3.8 3.9 3.10 3.11 3.12 3.13"}
+required="3.11 3.13 3.14 3.15"
+pythons=${PYTHONS:-"3.8 3.9 3.10 3.11 3.12 3.13 3.14 3.15"}
+debian_pythons="3.14 3.15"  # taken from the Debian chroot when the machine has none of its own
+in_chroot=" "  # the versions that run there, found by setup_version
 
 find_python() {  # newest pyenv CPython X.Y.Z for X.Y, else pythonX.Y on PATH
     local want=$1 dir
@@ -33,9 +43,41 @@ find_python() {  # newest pyenv CPython X.Y.Z for X.Y, else pythonX.Y on PATH
 logs=$root/.ci/logs
 rm -rf "$logs" && mkdir -p "$logs"
 
+chroot_mounted=
+debian_python=
+find_debian_python() {  # sets debian_python to the chroot's pythonX.Y (mounting the chroot once), or ""
+    debian_python=
+    case " $debian_pythons " in *" $1 "*) ;; *) return ;; esac
+    if [ -z "$chroot_mounted" ]; then
+        chroot_mounted=failed
+        echo "=== the Debian chroot for CPython $debian_pythons: scripts/debian_pythons.sh mount"
+        if scripts/debian_pythons.sh mount; then
+            chroot_mounted=yes
+            trap 'scripts/debian_pythons.sh umount' EXIT
+        fi
+    fi
+    if [ "$chroot_mounted" = yes ] && [ -x "$(scripts/debian_pythons.sh path)/usr/bin/python$1" ]; then
+        debian_python=/usr/bin/python$1
+    fi
+}
+
+on() {  # on X.Y CMD...: run CMD where CPython X.Y lives (here, or inside the Debian chroot)
+    local v=$1
+    shift
+    case "$in_chroot" in
+        *" $v "*) scripts/debian_pythons.sh run "$@" ;;
+        *) "$@" ;;
+    esac
+}
+
 setup_version() {  # setup_version X.Y: its venv with the package installed (one at a time: pip builds in the tree)
     local v=$1 py venv extras
     py=$(find_python "$v")
+    if [ -z "$py" ]; then
+        find_debian_python "$v"
+        py=$debian_python
+        [ -n "$py" ] && in_chroot="$in_chroot$v "
+    fi
     if [ -z "$py" ]; then
         case " $required " in
             *" $v "*) echo "FAIL: CPython $v is required and was not found"; echo "$v:missing" >"$logs/$v.failed" ;;
@@ -45,11 +87,17 @@ setup_version() {  # setup_version X.Y: its venv with the package installed (one
     fi
     echo "=== CPython $v ($py): venv and install"
     venv=$venvs/$v
-    [ -x "$venv/bin/python" ] || "$py" -m venv "$venv" || { echo "$v:venv" >"$logs/$v.failed"; return 1; }
-    extras=test
-    [ "$v" = 3.13 ] && extras=test,lint,uvloop  # uvloop: the bridge's tests on it (optional for users)
-    if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check ".[$extras]"; then
-        if [ "$extras" = test,lint,uvloop ] && "$venv/bin/python" -m pip install -q --disable-pip-version-check ".[test,lint]"; then
+    if [ -e "$venv/bin/python" ] && ! on "$v" "$venv/bin/python" -c "" 2>/dev/null; then
+        rm -rf "$venv"  # (made for another interpreter: here, or in the chroot)
+    fi
+    [ -x "$venv/bin/python" ] || on "$v" "$py" -m venv "$venv" || { echo "$v:venv" >"$logs/$v.failed"; return 1; }
+    case "$v" in  # uvloop: the bridge's tests on it (optional for users)
+        3.13) extras=test,lint,uvloop ;;
+        3.14|3.15) extras=test,uvloop ;;
+        *) extras=test ;;
+    esac
+    if ! on "$v" "$venv/bin/python" -m pip install -q --disable-pip-version-check ".[$extras]"; then
+        if [ "${extras%,uvloop}" != "$extras" ] && on "$v" "$venv/bin/python" -m pip install -q --disable-pip-version-check ".[${extras%,uvloop}]"; then
             echo "skip: uvloop does not install on CPython $v here (the pip error is above): its tests skip, saying so"
         else
             echo "$v:install" >"$logs/$v.failed"; return 1
@@ -61,8 +109,8 @@ test_version() {  # test_version X.Y [pytest args]: one interpreter's tests; fai
     local v=$1 venv=$venvs/$1 b why
     shift
     local failed=()
-    echo "=== CPython $v ($(readlink -f "$venv/bin/python"))"
-    "$venv/bin/python" -m pytest -p no:cacheprovider "$@" || failed+=("$v:pytest")
+    echo "=== CPython $v ($(on "$v" readlink -f "$venv/bin/python")$(case "$in_chroot" in *" $v "*) echo ", Debian chroot" ;; esac))"
+    on "$v" "$venv/bin/python" -m pytest -p no:cacheprovider "$@" || failed+=("$v:pytest")
     if [ "$v" = 3.13 ]; then
         # CPython's own suites again, with asyncore.loop() running its passes on asyncio and on
         # uvloop (asyncore_ng.aio; the run above covers our suites on both backends).
@@ -94,10 +142,11 @@ ready=
 for v in $pythons; do
     setup_version "$v" && ready="$ready $v"
 done
-# Two lanes of about equal length (3.8 and 3.13 run the most: differential scenarios, bridges).
+# Two lanes of about equal length (3.8, 3.11, 3.13 and 3.15 run the most: differential
+# scenarios, bridges).
 lane1= lane2=
 for v in $ready; do
-    case "$v" in 3.13|3.11|3.9) lane2="$lane2 $v" ;; *) lane1="$lane1 $v" ;; esac
+    case "$v" in 3.13|3.11|3.9|3.14) lane2="$lane2 $v" ;; *) lane1="$lane1 $v" ;; esac
 done
 if [ "${LANES:-2}" = 1 ] || [ -z "$lane1" ] || [ -z "$lane2" ]; then
     run_lane "$ready" "$@"
@@ -118,9 +167,21 @@ case " $ready " in *" 3.13 "*) venv313_python=$venvs/3.13/bin/python ;; esac
 if [ "${WHEEL_CHECK:-1}" = 0 ]; then
     echo "skip: wheel check (WHEEL_CHECK=0)"
 elif [ -n "$venv313_python" ]; then
-    echo "=== wheel check: sdist and wheel built once, the wheel installed on CPython 3.8 and 3.13"
+    echo "=== wheel check: sdist and wheel built once, both installed on CPython 3.8 and 3.13"
     "$venv313_python" scripts/wheel_check.py --python "3.13=$(find_python 3.13)" --python "3.8=$(find_python 3.8)" \
-        || failed+=("wheel")
+        --keep-dist .ci/dist || failed+=("wheel")
+    here= there=
+    for v in $debian_pythons; do
+        case "$in_chroot" in *" $v "*) there="$there --python $v=/usr/bin/python$v" ;; *) here="$here --python $v=$(find_python "$v")" ;; esac
+    done
+    if [ -e .ci/dist ] && [ -n "$here$there" ]; then
+        echo "=== wheel check: the same sdist and wheel installed on CPython $debian_pythons"
+        # shellcheck disable=SC2086
+        [ -z "$here" ] || "$venv313_python" scripts/wheel_check.py --from-dist .ci/dist $here || failed+=("wheel-new")
+        # shellcheck disable=SC2086
+        [ -z "$there" ] || scripts/debian_pythons.sh run /usr/bin/python3.15 scripts/wheel_check.py --from-dist .ci/dist $there \
+            || failed+=("wheel-new")
+    fi
 else
     echo "skip: wheel check (it runs from the CPython 3.13 venv, not set up in this run)"
 fi

@@ -19,6 +19,14 @@ extra). Steps, each failing the check with the reason:
    served over loopback. On 3.8-3.11 a plain run must get the stdlib's (the check of the check).
    ``asyncore-ng status --json`` must agree, with the wheel's version installed.
 
+4. For each interpreter: a fresh venv, ``pip install`` of the SDIST (setuptools fetched from the
+   index, as users get it: no compiler is involved), ``import asyncore, asynchat`` from that
+   venv's site-packages and ``asyncore-ng status --json`` naming the version.
+
+``--keep-dist DIR`` copies the sdist and the wheel there; ``--from-dist DIR`` checks those
+instead of building (CI builds once on the host and checks the same files again on the
+interpreters of its Debian chroot, where there is no git: scripts/debian_pythons.sh).
+
 Exit status 0 if every step passed. The temporary directory is removed, unless a step failed.
 """
 
@@ -157,6 +165,15 @@ def build(tmp: str) -> Tuple[str, str]:
     return os.path.join(dist, sdists[0]), os.path.join(dist, wheels[0])
 
 
+def _dist_files(folder: str) -> Tuple[str, str]:
+    names = sorted(os.listdir(folder))
+    sdists = [n for n in names if n.endswith(".tar.gz")]
+    wheels = [n for n in names if n.endswith(".whl")]
+    if len(sdists) != 1 or len(wheels) != 1:
+        raise CheckFailed(f"{folder}: expected one sdist and one wheel, got {names}")
+    return os.path.join(folder, sdists[0]), os.path.join(folder, wheels[0])
+
+
 # -- 2. contents ------------------------------------------------------------------------------
 
 
@@ -251,6 +268,47 @@ def check_interpreter(label: str, base: str, wheel: str, version: str, tmp: str)
     )
 
 
+def check_sdist_install(label: str, base: str, sdist: str, version: str, tmp: str) -> None:
+    venv = os.path.join(tmp, f"venv-sdist-{label}")
+    started = time.monotonic()
+    must(*run([base, "-m", "venv", venv], tmp), f"venv for CPython {label} (sdist)")
+    python = os.path.join(venv, "bin", "python")
+    must(
+        *run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", sdist], tmp, timeout=300),
+        f"pip install of the sdist on CPython {label}",
+    )
+    where = json.loads(
+        must(
+            *run([python, "-c", _SDIST_PROBE], tmp, PYTHONWARNINGS="ignore::DeprecationWarning"),
+            f"import asyncore, asynchat after the sdist install on CPython {label}",
+        )
+    )
+    site_packages = where.pop("site")
+    problems = [f"{name} from {path}" for name, path in where.items() if not path.startswith(site_packages)]
+    status_report = json.loads(
+        must(*run([os.path.join(venv, "bin", "asyncore-ng"), "status", "--json"], tmp), "asyncore-ng status")
+    )
+    if status_report["asyncore_ng"]["installed"] != version:
+        problems.append(f"status: installed version {status_report['asyncore_ng']['installed']}")
+    if problems:
+        raise CheckFailed(f"CPython {label}, from the sdist: " + "; ".join(problems))
+    took = time.monotonic() - started
+    log(f"CPython {label}: the sdist installed and imports from {site_packages} ({took:.1f} s)")
+
+
+# On 3.8-3.11 plain ``import asyncore`` is the stdlib's: the probe asks for ours by its package.
+_SDIST_PROBE = """
+import json, sys, sysconfig
+if sys.version_info >= (3, 12):
+    import asyncore, asynchat
+else:
+    from asyncore_ng import install; install(); import asyncore, asynchat
+import asyncore_ng
+print(json.dumps({"site": sysconfig.get_paths()["purelib"], "asyncore": asyncore.__file__,
+                  "asynchat": asynchat.__file__, "asyncore_ng": asyncore_ng.__file__}))
+"""
+
+
 # -- main -------------------------------------------------------------------------------------
 
 
@@ -263,6 +321,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         metavar="LABEL=PATH",
         help="an interpreter to install the wheel for (LABEL=PATH; PATH empty: skipped with a message)",
     )
+    parser.add_argument("--keep-dist", metavar="DIR", help="copy the built sdist and wheel to DIR")
+    parser.add_argument("--from-dist", metavar="DIR", help="check the sdist and wheel in DIR (no build)")
     return parser.parse_args(argv)
 
 
@@ -275,14 +335,24 @@ def main(argv: Sequence[str]) -> int:
     started = time.monotonic()
     tmp = tempfile.mkdtemp(prefix="asyncore-ng-wheel-check-")
     try:
-        sdist, wheel = build(tmp)
+        if args.from_dist:
+            sdist, wheel = _dist_files(os.path.abspath(args.from_dist))
+        else:
+            sdist, wheel = build(tmp)
         version = check_contents(sdist, wheel)
+        if args.keep_dist:
+            os.makedirs(args.keep_dist, exist_ok=True)
+            for name in os.listdir(args.keep_dist):
+                os.remove(os.path.join(args.keep_dist, name))
+            for path in (sdist, wheel):
+                shutil.copy2(path, args.keep_dist)
         checked = 0
         for label, path in interpreters:
             if path is None:
                 log(f"skip: CPython {label} not found on this machine")
                 continue
             check_interpreter(label, path, wheel, version, tmp)
+            check_sdist_install(label, path, sdist, version, tmp)
             checked += 1
         if not checked:
             raise CheckFailed("no interpreter to install the wheel for")

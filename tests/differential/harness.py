@@ -265,20 +265,33 @@ def _tracebacks(lines: List[str]) -> List[str]:
 
 
 #: Messages the *interpreter* words differently from one Python version to another (the
-#: oracle is 3.11; ours may run on 3.8-3.13): each variant is mapped to one wording. They come
-#: from the runtime (time.sleep, select, int()), not from either implementation.
-_VERSION_MESSAGES = (
-    ("an integer is required (got type str)", "'str' object cannot be interpreted as an integer"),
-    ("timestamp too large to convert to C _PyTime_t", "<timestamp overflow>"),
-    ("timestamp out of range for platform time_t", "<timestamp overflow>"),
-    ("a bytes-like object or a number, not", "a bytes-like object or a real number, not"),
-)
+#: oracle is 3.11; ours may run on 3.8-3.15): each variant (a regular expression) is mapped to
+#: the 3.11 wording. They come from the runtime (time.sleep, select, int(), slicing), not from
+#: either implementation: the stdlib modules on that Python would raise the same.
+_VERSION_MESSAGES = [
+    (re.compile(pattern), canonical)
+    for pattern, canonical in (
+        (r"an integer is required \(got type (\w+)\)", r"'\1' object cannot be interpreted as an integer"),
+        (r"timestamp too large to convert to C _PyTime_t", "<timestamp overflow>"),
+        (r"timestamp out of range for (platform time_t|C PyTime_t)", "<timestamp overflow>"),
+        (r"a bytes-like object or a number, not", "a bytes-like object or a real number, not"),
+        # 3.14: time.sleep; 3.15: time.sleep, select.select, and slices
+        (
+            r"'(\w+)' object cannot be interpreted as an integer or float",
+            r"'\1' object cannot be interpreted as an integer",
+        ),
+        (r": must be real number, not (\w+)", r": '\1' object cannot be interpreted as an integer"),
+        (r"timeout must be a real number or None, not \w+", "timeout must be a float or None"),
+        (r"slice indices must be integers or have an __index__ method",
+         "slice indices must be integers or None or have an __index__ method"),
+    )
+]
 
 
 def normalize(text: str, path: str) -> str:
     """The documented normalization (module docstring), for a run of scenario ``path``."""
     for variant, canonical in _VERSION_MESSAGES:
-        text = text.replace(variant, canonical)
+        text = variant.sub(canonical, text)
     text = text.replace(path, SCENARIO)
     text = text.replace(HERE + os.sep, "<harness>/")
     text = _LIB_PATH.sub("<lib>", text)
