@@ -8,7 +8,7 @@ slicing), with a collector that only counts bytes and messages.  Every case also
 its size: linear receive cost shows as a time ratio of about 2.0.
 
 The stdlib's asynchat is measured when this interpreter still ships it (3.8-3.11; run it with
-3.11 for the published figures).  ``--write-results`` replaces the "asynchat framing (issue 3)"
+3.11 for the published figures).  ``--write-results`` replaces the "asynchat framing"
 section of benchmarks/RESULTS.md, leaving the other sections alone.
 """
 
@@ -28,7 +28,7 @@ from typing import Any, List, NamedTuple, Optional, Tuple
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
-HEADING = "## asynchat framing (issue 3)"
+HEADING = "## asynchat framing"
 MiB = 1024 * 1024
 
 
@@ -237,7 +237,7 @@ def write_section(tables: List[str], sweep_lines: int, args: argparse.Namespace)
         ]
     )
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    pattern = re.compile(r"^## asynchat framing \(issue 3\)\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(r"^## asynchat framing\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: body + "\n", text)
     else:

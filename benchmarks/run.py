@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The asyncore-ng echo benchmarks (issue 4): one command, peers in the same run.
+"""The asyncore-ng echo benchmarks: one command, peers in the same run.
 
     python3 benchmarks/run.py                 # everything: 7-9 minutes on 2 cores
     python3 benchmarks/run.py --quick         # a smoke run of about a minute
@@ -46,7 +46,7 @@ BUILD_DIR = os.path.join(BENCH_DIR, "build")
 VENV_DIR = os.path.join(BENCH_DIR, ".venvs")
 SERVER_DIR = os.path.join(BENCH_DIR, "servers")
 RESULTS_MD = os.path.join(BENCH_DIR, "RESULTS.md")
-SECTION_TITLE = "## Echo benchmarks (issue 4)"
+SECTION_TITLE = "## Echo benchmarks"
 LOADGEN = os.path.join(BUILD_DIR, "loadgen")
 C_ECHO = os.path.join(BUILD_DIR, "c_echo")
 TLS_LOADGEN = os.path.join(BUILD_DIR, "tls_loadgen")
@@ -151,7 +151,7 @@ SCENARIOS: List[Scenario] = [
              unit="MB"),
     Scenario("S6", "S6: 100 connections of line echo (async_chat, asyncio line Protocol)",
              "line", "line", 100),
-    # TLS (issue #10): tls_loadgen.c (OpenSSL, TLS 1.3) against TLS echo servers.
+    # TLS: tls_loadgen.c (OpenSSL, TLS 1.3) against TLS echo servers.
     Scenario("T2", "T2: 100 TLS connections, 64-byte ping-pong", "tls", "pingpong", 100),
     Scenario("T5", "T5: one TLS connection streaming {mib} MiB both ways", "tls", "stream",
              unit="MB"),
@@ -259,7 +259,7 @@ PEERS: List[Peer] = [
          _ng("asynchat_line_echo.py", "--poll"), module_check=NG_RE,
          env={"ASYNCORE_NG_BACKEND": "asyncio"},
          describe="asyncore-ng, the same scripts with ASYNCORE_NG_BACKEND=asyncio: loop()'s "
-                  "passes on an asyncio event loop (asyncore_ng.aio, issue #11)"),
+                  "passes on an asyncio event loop (asyncore_ng.aio)"),
     Peer("ng-3.13-uvloop", "ng", "3.13", "py313-ng", _ng("asyncore_echo.py", "--poll"),
          _ng("asynchat_line_echo.py", "--poll"), module_check=NG_RE,
          env={"ASYNCORE_NG_BACKEND": "uvloop"},
@@ -1093,7 +1093,7 @@ class Check:
 
 
 def target_checks(results: Results, peers: Sequence[Peer]) -> List[Check]:
-    """Issue 4's targets, evaluated for the asyncore-ng peers on the same run's figures."""
+    """The targets, evaluated for the asyncore-ng peers on the same run's figures."""
     def med(scenario: str, name: Optional[str]) -> Optional[Sample]:
         if name is None or scenario not in results or name not in results[scenario]:
             return None
@@ -1114,7 +1114,7 @@ def target_checks(results: Results, peers: Sequence[Peer]) -> List[Check]:
 
     for peer in peers:
         if peer.family != "ng" or not peer.default or "ASYNCORE_NG_BACKEND" in (peer.env or {}):
-            # (issue 4's targets are our own reactor's, not the asyncio bridge's)
+            # (the targets are our own reactor's, not the asyncio bridge's)
             continue
         aio, core, sel = (ASYNCIO_REF.get(peer.interp), ASYNCORE_REF.get(peer.interp),
                           SELECTORS_REF.get(peer.interp))
@@ -1186,7 +1186,7 @@ def render_timed(results: Results, scenarios: Sequence[Scenario], peers: Sequenc
                  if ceiling else "The C echo server was not measured in this run.")
     checks = target_checks(results, peers)
     if checks:
-        parts.append("#### Issue 4 targets (asyncore-ng)")
+        parts.append("#### Targets (asyncore-ng)")
         parts.append(
             "Rate targets compare windows that other processes may have disturbed differently "
             "(see the waited column); the CPU targets are the steadier ones, and instruction "
@@ -1373,7 +1373,7 @@ def draw_plots(python: str, raw: Dict[str, Any], out_dir: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="asyncore-ng echo benchmarks (issue 4)",
+        description="asyncore-ng echo benchmarks",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="scenarios: " + ", ".join(s.key for s in SCENARIOS) +
                "\npeers: " + ", ".join(p.name + ("" if p.default else " (extra)") for p in PEERS))
@@ -1389,7 +1389,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--instructions", action="store_true",
                         help="count instructions per round trip with callgrind instead of timing")
     parser.add_argument("--write", action="store_true",
-                        help="rewrite the 'Echo benchmarks (issue 4)' section of RESULTS.md")
+                        help="rewrite the 'Echo benchmarks' section of RESULTS.md")
     parser.add_argument("--json", metavar="PATH", help="also save the raw samples as JSON")
     parser.add_argument("--plot", metavar="DIR",
                         help="also draw PNG plots of the timed results into DIR, with the JSON "

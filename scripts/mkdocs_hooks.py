@@ -1,7 +1,7 @@
 """MkDocs hooks for the docs site (mkdocs.yml: ``hooks``). Each keeps one source for something
 the site shows:
 
-* ``asyncore_ng.aio`` (the asyncio bridge, issue #11) gets an API reference page, and the
+* ``asyncore_ng.aio`` (the asyncio bridge) gets an API reference page, and the
   cookbook's asyncio page a link to it, only when ``src/asyncore_ng/aio.py`` exists when the
   site is built.
 * The performance page shows ``benchmarks/RESULTS.md`` (without its title) where it says
@@ -48,7 +48,7 @@ def on_files(files: Files, config: Any) -> Files:
             File.generated(
                 config,
                 AIO_PAGE,
-                content="# asyncore_ng.aio\n\nThe asyncio bridge (issue #11).\n\n::: asyncore_ng.aio\n",
+                content="# asyncore_ng.aio\n\nThe asyncio bridge.\n\n::: asyncore_ng.aio\n",
             )
         )
     return files

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite: pytest on every CPython 3.8-3.15, each in its own venv under .ci/venvs/
-# with the package installed from this checkout (not editable, as users get it), then ruff and
-# mypy --strict on the 3.13 venv, then the wheel check (scripts/wheel_check.py: the sdist and the
-# wheel built once, the wheel and the sdist installed into fresh venvs on CPython 3.8, 3.13, 3.14
-# and 3.15 and a legacy script run through plain `import asyncore`; WHEEL_CHECK=0 skips it), then
-# the instruction-count check (benchmarks/instructions.py --check: callgrind counts against the
-# 3.11 modules on 3.13, failing when a ratio passes its target; INSTR=0 skips it), then the docs
-# site (scripts/docs.sh: mkdocs build --strict into site/ and a check of its links, in its own
-# venv on CPython 3.13; DOCS=0 skips it).
+# with the package installed from this checkout (a wheel built from it once, not editable, as
+# users get it), then ruff and mypy --strict on the 3.13 venv; beside the tests, the wheel check
+# (scripts/wheel_check.py: the sdist and the wheel built once, the wheel and the sdist installed
+# into fresh venvs on CPython 3.8, 3.13, 3.14 and 3.15 and a legacy script run through plain
+# `import asyncore`; WHEEL_CHECK=0 skips it) and the docs site (scripts/docs.sh: mkdocs build
+# --strict into site/ and a check of its links, in its own venv on CPython 3.13; DOCS=0 skips
+# it); after them, on a machine otherwise quiet, the instruction-count check
+# (benchmarks/instructions.py --check: callgrind counts against the 3.11 modules on 3.13, failing
+# when a ratio passes its target; INSTR=0 skips it).
 #
 # Where the interpreters come from: pyenv (or pythonX.Y on PATH) for 3.8-3.13; 3.14 and 3.15,
 # when the machine has neither, from Debian's unstable archive in a cached chroot
@@ -18,10 +19,10 @@
 # does not install); on 3.13 CPython's asyncore/asynchat suites run again with
 # ASYNCORE_NG_BACKEND=asyncio and =uvloop. 3.11, 3.13, 3.14 and 3.15 are required: the run fails
 # without them. PYTHONS="3.13 3.11" narrows the set for a quick local run; extra arguments go to
-# pytest. The interpreters run in two lanes at once (LANES=1 for one after the other), each
+# pytest. The interpreters run in three lanes at once (LANES=2 or LANES=1 for fewer), each
 # interpreter's output kept in .ci/logs/ and printed whole when its lane is done: most of a
-# session's time is spent waiting on sockets and subprocesses, not on a CPU, and CI must stay
-# under 20 minutes.
+# session's time is spent waiting on sockets and subprocesses, not on a CPU (two lanes kept one
+# core idle), and CI must stay under 20 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -70,8 +71,8 @@ on() {  # on X.Y CMD...: run CMD where CPython X.Y lives (here, or inside the De
     esac
 }
 
-setup_version() {  # setup_version X.Y: its venv with the package installed (one at a time: pip builds in the tree)
-    local v=$1 py venv extras
+locate_version() {  # locate_version X.Y: sets py_of[X.Y] (here or in the chroot), or says why not
+    local v=$1 py
     py=$(find_python "$v")
     if [ -z "$py" ]; then
         find_debian_python "$v"
@@ -85,6 +86,11 @@ setup_version() {  # setup_version X.Y: its venv with the package installed (one
         esac
         return 1
     fi
+    py_of[$v]=$py
+}
+
+setup_version() {  # setup_version X.Y WHEEL: its venv with the package (the wheel built from this checkout) installed
+    local v=$1 wheel=$2 py=${py_of[$1]} venv extras
     echo "=== CPython $v ($py): venv and install"
     venv=$venvs/$v
     if [ -e "$venv/bin/python" ] && ! on "$v" "$venv/bin/python" -c "" 2>/dev/null; then
@@ -96,13 +102,17 @@ setup_version() {  # setup_version X.Y: its venv with the package installed (one
         3.14|3.15) extras=test,uvloop ;;
         *) extras=test ;;
     esac
-    if ! on "$v" "$venv/bin/python" -m pip install -q --disable-pip-version-check ".[$extras]"; then
-        if [ "${extras%,uvloop}" != "$extras" ] && on "$v" "$venv/bin/python" -m pip install -q --disable-pip-version-check ".[${extras%,uvloop}]"; then
+    # (--force-reinstall --no-deps first: a venv kept from an earlier run gets this build.)
+    on "$v" "$venv/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$wheel" \
+        || { echo "$v:install" >"$logs/$v.failed"; return 1; }
+    if ! on "$v" "$venv/bin/python" -m pip install -q --disable-pip-version-check "$wheel[$extras]"; then
+        if [ "${extras%,uvloop}" != "$extras" ] && on "$v" "$venv/bin/python" -m pip install -q --disable-pip-version-check "$wheel[${extras%,uvloop}]"; then
             echo "skip: uvloop does not install on CPython $v here (the pip error is above): its tests skip, saying so"
         else
             echo "$v:install" >"$logs/$v.failed"; return 1
         fi
     fi
+    touch "$logs/$v.ready"
 }
 
 test_version() {  # test_version X.Y [pytest args]: one interpreter's tests; failures to $logs/X.Y.failed
@@ -138,53 +148,108 @@ run_lane() {  # the interpreters of one lane, one after the other; each log prin
     done
 }
 
-ready=
+declare -A py_of
 for v in $pythons; do
-    setup_version "$v" && ready="$ready $v"
+    locate_version "$v" || true
 done
-# Two lanes of about equal length (3.8, 3.11, 3.13 and 3.15 run the most: differential
-# scenarios, bridges).
-lane1= lane2=
-for v in $ready; do
-    case "$v" in 3.13|3.11|3.9|3.14) lane2="$lane2 $v" ;; *) lane1="$lane1 $v" ;; esac
-done
-if [ "${LANES:-2}" = 1 ] || [ -z "$lane1" ] || [ -z "$lane2" ]; then
-    run_lane "$ready" "$@"
-else
-    run_lane "$lane1" "$@" &
-    lane1_pid=$!
-    run_lane "$lane2" "$@"
-    wait "$lane1_pid"
+located=
+for v in $pythons; do [ -n "${py_of[$v]:-}" ] && located="$located $v"; done
+
+# The package, built once from this checkout (as users get it: not editable); every venv installs
+# this wheel, two at a time (the venvs' own installs would each build in the tree).
+wheel=
+if [ -n "$located" ]; then
+    builder=${py_of[3.13]:-}
+    [ -z "$builder" ] || case "$in_chroot" in *" 3.13 "*) builder= ;; esac
+    [ -n "$builder" ] || builder=$(command -v python3)
+    echo "=== the wheel of this checkout ($builder -m pip wheel)"
+    rm -rf .ci/wheelhouse
+    if "$builder" -m pip wheel -q --disable-pip-version-check --no-deps -w .ci/wheelhouse .; then
+        wheel=$(ls "$root"/.ci/wheelhouse/*.whl)
+    else
+        echo "FAIL: the wheel of this checkout did not build"
+        for v in $located; do echo "$v:build" >"$logs/$v.failed"; done
+    fi
 fi
+if [ -n "$wheel" ]; then
+    pairs=($located)
+    for ((i = 0; i < ${#pairs[@]}; i += 2)); do
+        for v in "${pairs[@]:i:2}"; do
+            setup_version "$v" "$wheel" >"$logs/$v.setup" 2>&1 &
+        done
+        wait
+        for v in "${pairs[@]:i:2}"; do cat "$logs/$v.setup"; done
+    done
+fi
+ready=
+for v in $located; do [ -e "$logs/$v.ready" ] && ready="$ready $v"; done
+venv313_python=
+case " $ready " in *" 3.13 "*) venv313_python=$venvs/3.13/bin/python ;; esac
+[ -n "$venv313_python" ] && case "$in_chroot" in *" 3.13 "*) venv313_python= ;; esac
+
+extras_job() {  # the wheel check and the docs site: beside the test lanes (little CPU, mostly pip and I/O)
+    local failed=() here= there= v
+    if [ "${WHEEL_CHECK:-1}" = 0 ]; then
+        echo "skip: wheel check (WHEEL_CHECK=0)"
+    elif [ -n "$venv313_python" ]; then
+        echo "=== wheel check: sdist and wheel built once, both installed on CPython 3.8 and 3.13"
+        "$venv313_python" scripts/wheel_check.py --python "3.13=$(find_python 3.13)" --python "3.8=$(find_python 3.8)" \
+            --keep-dist .ci/dist || failed+=("wheel")
+        for v in $debian_pythons; do
+            case "$in_chroot" in
+                *" $v "*) there="$there --python $v=/usr/bin/python$v" ;;
+                *) [ -z "$(find_python "$v")" ] || here="$here --python $v=$(find_python "$v")" ;;
+            esac
+        done
+        if [ -e .ci/dist ] && [ -n "$here$there" ]; then
+            echo "=== wheel check: the same sdist and wheel installed on CPython $debian_pythons"
+            # shellcheck disable=SC2086
+            [ -z "$here" ] || "$venv313_python" scripts/wheel_check.py --from-dist .ci/dist $here || failed+=("wheel-new")
+            # shellcheck disable=SC2086
+            [ -z "$there" ] || scripts/debian_pythons.sh run /usr/bin/python3.15 scripts/wheel_check.py \
+                --from-dist .ci/dist $there || failed+=("wheel-new")
+        fi
+    else
+        echo "skip: wheel check (it runs from the CPython 3.13 venv, not set up in this run)"
+    fi
+    if [ "${DOCS:-1}" = 0 ]; then
+        echo "skip: docs site (DOCS=0)"
+    else
+        echo "=== docs site: scripts/docs.sh (mkdocs build --strict into site/, every internal link checked)"
+        scripts/docs.sh || failed+=("docs")
+    fi
+    [ ${#failed[@]} -eq 0 ] || echo "${failed[*]}" >"$logs/extras.failed"
+    echo "--- wheel check and docs: done ($SECONDS s into the run)"
+}
+
+# Three lanes of about equal length (measured in CI: 3.8 and 3.13-3.15 take longest: differential
+# scenarios on every backend, bridges), the wheel check and the docs beside them.
+lanes=${LANES:-3}
+lane1= lane2= lane3=
+for v in $ready; do
+    if [ "$lanes" = 1 ]; then lane1="$lane1 $v"; continue; fi
+    case "$lanes:$v" in
+        3:3.8|3:3.12|3:3.14|2:3.8|2:3.10|2:3.12|2:3.15) lane1="$lane1 $v" ;;
+        3:3.13|3:3.11|3:3.10|2:*) lane2="$lane2 $v" ;;
+        *) lane3="$lane3 $v" ;;
+    esac
+done
+extras_job >"$logs/extras.log" 2>&1 &
+extras_pid=$!
+pids=()
+for lane in "$lane2" "$lane3"; do
+    [ -z "$lane" ] || { run_lane "$lane" "$@" & pids+=($!); }
+done
+[ -z "$lane1" ] || run_lane "$lane1" "$@"
+for pid in "${pids[@]}"; do wait "$pid"; done
+wait "$extras_pid"
 failed=()
 for v in $pythons; do
     [ -e "$logs/$v.log" ] && cat "$logs/$v.log"
     [ -e "$logs/$v.failed" ] && failed+=($(cat "$logs/$v.failed"))
 done
-venv313_python=
-case " $ready " in *" 3.13 "*) venv313_python=$venvs/3.13/bin/python ;; esac
-
-if [ "${WHEEL_CHECK:-1}" = 0 ]; then
-    echo "skip: wheel check (WHEEL_CHECK=0)"
-elif [ -n "$venv313_python" ]; then
-    echo "=== wheel check: sdist and wheel built once, both installed on CPython 3.8 and 3.13"
-    "$venv313_python" scripts/wheel_check.py --python "3.13=$(find_python 3.13)" --python "3.8=$(find_python 3.8)" \
-        --keep-dist .ci/dist || failed+=("wheel")
-    here= there=
-    for v in $debian_pythons; do
-        case "$in_chroot" in *" $v "*) there="$there --python $v=/usr/bin/python$v" ;; *) here="$here --python $v=$(find_python "$v")" ;; esac
-    done
-    if [ -e .ci/dist ] && [ -n "$here$there" ]; then
-        echo "=== wheel check: the same sdist and wheel installed on CPython $debian_pythons"
-        # shellcheck disable=SC2086
-        [ -z "$here" ] || "$venv313_python" scripts/wheel_check.py --from-dist .ci/dist $here || failed+=("wheel-new")
-        # shellcheck disable=SC2086
-        [ -z "$there" ] || scripts/debian_pythons.sh run /usr/bin/python3.15 scripts/wheel_check.py --from-dist .ci/dist $there \
-            || failed+=("wheel-new")
-    fi
-else
-    echo "skip: wheel check (it runs from the CPython 3.13 venv, not set up in this run)"
-fi
+cat "$logs/extras.log"
+[ -e "$logs/extras.failed" ] && failed+=($(cat "$logs/extras.failed"))
 
 if [ "${INSTR:-1}" = 0 ]; then
     echo "skip: instruction counts (INSTR=0)"
@@ -199,13 +264,6 @@ else
     # deterministic, unlike timings on this machine). Fails when a ratio passes its target.
     echo "=== instruction counts: asyncore-ng against the 3.11 modules on CPython 3.13 (callgrind)"
     "$venv313_python" benchmarks/instructions.py --check || failed+=("instructions")
-fi
-
-if [ "${DOCS:-1}" = 0 ]; then
-    echo "skip: docs site (DOCS=0)"
-else
-    echo "=== docs site: scripts/docs.sh (mkdocs build --strict into site/, every internal link checked)"
-    scripts/docs.sh || failed+=("docs")
 fi
 
 if [ ${#failed[@]} -ne 0 ]; then

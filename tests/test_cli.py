@@ -2,10 +2,11 @@
 ``status``.
 
 The runner tests run each program twice or three times in fresh interpreters of CPython 3.8,
-3.11 and 3.13 (skipped, with the reason, where one is missing), with the checkout's src/ on
-``PYTHONPATH``: as ``python PROGRAM``, as ``python -m asyncore_ng run PROGRAM`` and through a
-console script like the one pip installs (``asyncore-ng run PROGRAM``), and require the same
-``sys.argv``, ``sys.path``, ``__main__`` globals, output, traceback and exit status.
+3.11, 3.13 and the version running the tests (skipped, with the reason, where one is missing),
+with the checkout's src/ on ``PYTHONPATH``: as ``python PROGRAM``, as ``python -m asyncore_ng
+run PROGRAM`` and through a console script like the one pip installs (``asyncore-ng run
+PROGRAM``), and require the same ``sys.argv``, ``sys.path``, ``__main__`` globals, output,
+traceback and exit status.
 """
 
 from __future__ import annotations
@@ -36,7 +37,13 @@ from cli_support import (
 
 from asyncore_ng.reactor import available_backends
 
+#: The runner is compared with plain ``python`` on the oldest CPython, the last with the stdlib
+#: modules, 3.13, and the interpreter running the tests when it is none of these (3.14 and 3.15
+#: in CI).
 VERSIONS = ["3.8", "3.11", "3.13"]
+_THIS = f"{sys.version_info[0]}.{sys.version_info[1]}"
+if _THIS not in VERSIONS:
+    VERSIONS.append(_THIS)
 
 Result = Tuple[int, str, str]
 
@@ -566,6 +573,30 @@ def test_status_text(tmp_path: Path) -> None:
     best = f"backend: {available_backends()[0]} (the best available: {', '.join(available_backends())}"
     best += ", asyncio"
     assert any(line.startswith(best) for line in lines), lines
+
+
+def test_status_names_the_versions_ci_runs(tmp_path: Path) -> None:
+    """``asyncore-ng status``, the package's classifiers and scripts/test.sh name the same
+    CPython versions, and this one is among them."""
+    from asyncore_ng import TESTED_PYTHONS
+    from asyncore_ng.cli import _tested_line
+
+    names = [f"{major}.{minor}" for major, minor in TESTED_PYTHONS]
+    _, report = status_json(tmp_path, child_env())
+    assert report["python"]["tested"] is True and report["python"]["tested_versions"] == names
+    _, out, _ = run([sys.executable, "-m", "asyncore_ng", "status"], tmp_path)
+    assert f"    a version the whole test suite runs on in CI (CPython {names[0]}-{names[-1]})" in out
+    other = dict(report["python"], tested=False, version="3.7.17")
+    assert _tested_line(other) == (
+        f"    not tested: CI runs the whole test suite on CPython {names[0]}-{names[-1]}, not CPython 3.7.17"
+    )
+    root = Path(SRC).parent
+    with open(root / "pyproject.toml") as f:
+        classifiers = re.findall(r'"Programming Language :: Python :: (3\.\d+)"', f.read())
+    assert classifiers == names
+    with open(root / "scripts" / "test.sh") as f:
+        default = re.search(r'^pythons=\$\{PYTHONS:-"([^"]*)"\}', f.read(), re.M)
+    assert default is not None and default.group(1).split() == names
 
 
 def test_status_json_and_backend(tmp_path: Path) -> None:

@@ -65,7 +65,13 @@ for _kind in ("asyncio", "uvloop"):
 
 __version__ = "0.1.0"
 
+#: The CPython versions the whole test suite runs on in CI (scripts/test.sh), CPython's own
+#: test_asyncore and test_asynchat and the differential scenarios included; the package metadata's
+#: classifiers name the same (tests/test_cli.py checks that the three agree).
+TESTED_PYTHONS = ((3, 8), (3, 9), (3, 10), (3, 11), (3, 12), (3, 13), (3, 14), (3, 15))
+
 __all__ = [
+    "TESTED_PYTHONS",
     "AsyncChat",
     "BufferedOutput",
     "ChannelMap",

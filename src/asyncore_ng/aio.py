@@ -100,7 +100,8 @@ def _check_loop(loop: asyncio.AbstractEventLoop) -> None:
     if proactor is not None and isinstance(loop, proactor):
         raise BridgeUnavailable(
             "asyncore-ng cannot run on Windows' proactor event loop: it has no add_reader(). "
-            "Use asyncio.SelectorEventLoop (asyncio.WindowsSelectorEventLoopPolicy) instead"
+            "Use asyncio.SelectorEventLoop instead (on 3.12+: "
+            "asyncio.run(main(), loop_factory=asyncio.SelectorEventLoop); policies are deprecated from 3.14)"
         )
 
 

@@ -19,7 +19,7 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
-from . import __version__, runner
+from . import TESTED_PYTHONS, __version__, runner
 from ._install import SHIMS, resolve_shim, shim_path
 
 DEFAULT_HOST = "127.0.0.1"
@@ -281,7 +281,13 @@ def status_report() -> Dict[str, Any]:
             "path": os.path.dirname(os.path.abspath(__file__)),
             "installed": _distribution_version("asyncore-ng"),
         },
-        "python": {"version": sys.version.split()[0], "executable": sys.executable},
+        "python": {
+            "version": sys.version.split()[0],
+            "executable": sys.executable,
+            "implementation": sys.implementation.name,
+            "tested": sys.implementation.name == "cpython" and sys.version_info[:2] in TESTED_PYTHONS,
+            "tested_versions": [f"{major}.{minor}" for major, minor in TESTED_PYTHONS],
+        },
         "modules": {},
         "clashes": {},
     }
@@ -351,6 +357,15 @@ def _distribution_version(name: str) -> Optional[str]:
         return None
 
 
+def _tested_line(python: Dict[str, Any]) -> str:
+    versions = python["tested_versions"]
+    span = f"CPython {versions[0]}-{versions[-1]}"
+    if python["tested"]:
+        return f"    a version the whole test suite runs on in CI ({span})"
+    implementation = "CPython" if python["implementation"] == "cpython" else python["implementation"]
+    return f"    not tested: CI runs the whole test suite on {span}, not {implementation} {python['version']}"
+
+
 def _status(as_json: bool) -> int:
     report = status_report()
     # Broken: our shim file was overwritten by another distribution, or nothing is found at
@@ -370,6 +385,7 @@ def _status(as_json: bool) -> int:
     lines = [
         f"asyncore-ng {ng['version']} ({installed}) at {ng['path']}",
         f"Python {report['python']['version']} ({report['python']['executable']})",
+        _tested_line(report["python"]),
     ]
     for name, m in report["modules"].items():
         lines.append(f"import {name}: {m['resolves_to']} ({m['path'] or 'not found'})")

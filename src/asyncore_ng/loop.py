@@ -860,7 +860,11 @@ class MapBinding:
             self._check_verdicts()  # (a class patched since the last call: see there)
         # The wait of every pass, when the timeout is one the stdlib's select()/poll() took as
         # it is (else each pass converts it, raising what the stdlib raised: _select_wait).
-        wait: Any = _plain_wait(timeout, poll_semantics)
+        # (_plain_wait's first test written out: a poll() per call pays for each call.)
+        if type(timeout) is float and 0.0 <= timeout <= MAX_WAIT:
+            wait: Any = timeout
+        else:
+            wait = _plain_wait(timeout, poll_semantics)
         run_pass = reactor.run_pass
         select_module = hooks.select
         try:
@@ -1205,28 +1209,35 @@ def bind(map: MapType, reactor: Optional[Reactor] = None) -> MapBinding:
     binding = _plain_bindings.get(id(map))
     if binding is not None and binding.map is map and not binding.reactor.closed:
         return binding
+    return _bind_plain(map, reactor)
+
+
+def _bind_plain(map: MapType, reactor: Optional[Reactor] = None) -> MapBinding:
+    # bind() for a plain dict that has no live binding yet (as far as the caller saw).
     global _recent_plain
+    key = id(map)
     with _registry_lock:
-        binding = existing_binding(map)  # (bound by another thread meanwhile?)
-        if binding is None:
-            recent = _recent_plain
-            if (
-                reactor is None
-                and recent is not None
-                and recent.own_reactor
-                and _plain_bindings.get(id(recent.map)) is recent
-                and not recent.reactor.closed
-                and _let_go(recent)
-            ):
-                # The usual case first: the map of the previous call was dropped (a map per
-                # call). Its binding serves this one (_sweep looks at the others).
-                del _plain_bindings[id(recent.map)]
-                recent.adopt(map)
-                binding = recent
-            else:
-                binding = (_sweep(map) if reactor is None else None) or MapBinding(map, reactor)
-            _plain_bindings[id(map)] = binding
-            _recent_plain = binding
+        binding = _plain_bindings.get(key)
+        if binding is not None and binding.map is map and not binding.reactor.closed:
+            return binding  # (bound by another thread meanwhile)
+        recent = _recent_plain
+        if (
+            reactor is None
+            and recent is not None
+            and recent.own_reactor
+            and _plain_bindings.get(id(recent.map)) is recent
+            and not recent.reactor.closed
+            and _let_go(recent)
+        ):
+            # The usual case first: the map of the previous call was dropped (a map per
+            # call). Its binding serves this one (_sweep looks at the others).
+            del _plain_bindings[id(recent.map)]
+            recent.adopt(map)
+            binding = recent
+        else:
+            binding = (_sweep(map) if reactor is None else None) or MapBinding(map, reactor)
+        _plain_bindings[key] = binding
+        _recent_plain = binding
     return binding
 
 
@@ -1295,12 +1306,12 @@ def passes(map: MapType, timeout: Any, poll_semantics: bool, count: Optional[flo
         return
     if isinstance(map, ChannelMap):
         binding = map._binding
+        if binding is None or binding.reactor.closed:
+            binding = bind(map)
     else:
         binding = _plain_bindings.get(id(map))
-        if binding is not None and binding.map is not map:
-            binding = None
-    if binding is None or binding.reactor.closed:
-        binding = bind(map)
+        if binding is None or binding.map is not map or binding.reactor.closed:
+            binding = _bind_plain(map)
     binding.run_passes(timeout, poll_semantics, count, hooks)
 
 
