@@ -57,6 +57,11 @@ def py(request: pytest.FixtureRequest) -> str:
     return path
 
 
+def py_version(request: pytest.FixtureRequest) -> Tuple[int, ...]:
+    """The version of the ``py`` fixture's interpreter in this test (``(3, 14)``)."""
+    return tuple(int(part) for part in request.node.callspec.params["py"].split("."))
+
+
 def run(argv: Sequence[str], cwd: Path, env: Optional[Dict[str, str]] = None) -> Result:
     out = subprocess.run(
         list(argv),
@@ -178,10 +183,12 @@ def test_symlinked_script_gets_its_real_directory(py: str, tmp_path: Path, app: 
     assert json.loads(out)["path"][0] == str(app.parent.resolve())
 
 
-def test_safe_path_adds_no_directory(py: str, tmp_path: Path, app: Path) -> None:
+def test_safe_path_adds_no_directory(
+    py: str, tmp_path: Path, app: Path, request: pytest.FixtureRequest
+) -> None:
     """Under -P (3.11+) the interpreter puts no directory first: neither does the runner (the
     sibling import fails the same way)."""
-    if "/3.8." in py or py.endswith("3.8"):
+    if py_version(request) < (3, 11):
         pytest.skip("-P is new in Python 3.11")
     results = {
         how: run([cmd[0], "-P", *cmd[1:], str(app)], tmp_path) for how, cmd in launchers(py, tmp_path).items()
@@ -216,6 +223,15 @@ if case == "custom_hook":
         print("custom hook:", etype.__name__, value, tb.tb_frame.f_code.co_filename == __file__, flush=True)
     sys.excepthook = hook
     divide(0)
+if case.startswith("file_at_exit"):  # python FILE takes __file__ out of __main__ at its end
+    import atexit
+    g = globals()
+    atexit.register(lambda: print("at exit:", "__file__" in g, "__cached__" in g, flush=True))
+    sys.excepthook = lambda *info: print("hook:", "__file__" in g, "__cached__" in g, flush=True)
+    if case == "file_at_exit_error":
+        divide(0)
+    if case == "file_at_exit_sys_exit":
+        sys.exit(0)
 if case == "atexit_after_error":
     import atexit
     atexit.register(print, "atexit handler ran", flush=True)
@@ -234,10 +250,15 @@ print("ended", case, flush=True)
         "keyboard_interrupt",
         "custom_hook",
         "atexit_after_error",
+        "file_at_exit",
+        "file_at_exit_error",
+        "file_at_exit_sys_exit",
         "ok",
     ],
 )
-def test_exit_status_and_traceback_are_python_s(py: str, tmp_path: Path, case: str) -> None:
+def test_exit_status_and_traceback_are_python_s(
+    py: str, tmp_path: Path, case: str, request: pytest.FixtureRequest
+) -> None:
     script = write(tmp_path / "cases.py", CASES)
     results = {how: run([*cmd, str(script), case], tmp_path) for how, cmd in launchers(py, tmp_path).items()}
     status, out, err = assert_same(results)
@@ -249,6 +270,9 @@ def test_exit_status_and_traceback_are_python_s(py: str, tmp_path: Path, case: s
         "keyboard_interrupt": -signal.SIGINT,
         "custom_hook": 1,
         "atexit_after_error": 1,
+        "file_at_exit": 0,
+        "file_at_exit_error": 1,
+        "file_at_exit_sys_exit": 0,
         "ok": 0,
     }[case]
     assert status == expected_status, err
@@ -260,8 +284,20 @@ def test_exit_status_and_traceback_are_python_s(py: str, tmp_path: Path, case: s
     if case == "uncaught":
         assert "During handling of the above exception, another exception occurred" in err
         assert err.endswith("ValueError: while handling the division\n")
-    if case == "custom_hook":
+    # From 3.14, python FILE takes __file__ and __cached__ out of __main__ before it reports an
+    # uncaught exception, and on sys.exit() too; up to 3.13, after the report and not on exit.
+    new = py_version(request) >= (3, 14)
+    if case == "custom_hook" and new:
+        assert "Error in sys.excepthook:" in err and "NameError: name '__file__' is not defined" in err
+    elif case == "custom_hook":
         assert out.endswith("custom hook: ZeroDivisionError division by zero True\n") and err == ""
+    expected_end = {
+        "file_at_exit": "at exit: False False\n",
+        "file_at_exit_error": f"hook: {not new} {not new}\nat exit: False False\n",
+        "file_at_exit_sys_exit": f"at exit: {not new} {not new}\n",
+    }.get(case)
+    if expected_end is not None:
+        assert out.endswith(expected_end) and err == "", (out, err)
 
 
 def test_syntax_error_is_reported_as_python_does(py: str, tmp_path: Path) -> None:

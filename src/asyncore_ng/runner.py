@@ -2,7 +2,7 @@
 asyncore-ng's ``asyncore``/``asynchat`` installed first: the engine of ``asyncore-ng run``.
 
 What the program sees is what the interpreter gives it (tests/test_cli.py compares the two on
-CPython 3.8, 3.11 and 3.13):
+CPython 3.8, 3.11, 3.13 and the version running the tests: 3.14 and 3.15 in CI):
 
 * ``sys.argv``: the script path as given (``-m``: the module's file) and its arguments;
 * ``sys.path[0]``: the script's directory with symbolic links resolved (``-m``: the current
@@ -20,7 +20,9 @@ CPython 3.8, 3.11 and 3.13):
 * an uncaught exception: its traceback, from the program's first frame (no runner frames),
   goes through ``sys.excepthook``; the exception is then re-raised, silenced, so that the
   interpreter ends the process exactly as it would have (status 1, or killed by SIGINT for a
-  ``KeyboardInterrupt``). ``SystemExit`` passes through untouched.
+  ``KeyboardInterrupt``). ``SystemExit`` passes through untouched;
+* the end of a script file: ``__file__`` and ``__cached__`` leave ``__main__`` when and as
+  the interpreter's own ``python FILE`` takes them out (it changed in 3.14: see ``_execute``).
 """
 
 from __future__ import annotations
@@ -220,8 +222,13 @@ def _report_uncaught(exc: BaseException, tb: Optional[TracebackType]) -> None:
     try:
         hook(type(exc), exc, tb)
     except BaseException as hook_error:
+        # Printed as the interpreter prints it: the hook's own frames, and not chained to the
+        # exception it was reporting (the interpreter does not call it inside an except block).
+        if hook_error.__context__ is exc:
+            hook_error.__context__ = None
+        hook_tb = hook_error.__traceback__ = _program_frames(hook_error.__traceback__)
         sys.stderr.write("Error in sys.excepthook:\n")
-        sys.__excepthook__(type(hook_error), hook_error, hook_error.__traceback__)
+        sys.__excepthook__(type(hook_error), hook_error, hook_tb)
         sys.stderr.write("\nOriginal exception was:\n")
         sys.__excepthook__(type(exc), exc, tb)
 
@@ -235,14 +242,34 @@ def _report_uncaught(exc: BaseException, tb: Optional[TracebackType]) -> None:
     sys.excepthook = already_reported
 
 
-def _execute(code: types.CodeType, namespace: Dict[str, Any]) -> None:
+def _execute(code: types.CodeType, namespace: Dict[str, Any], script: bool = False) -> None:
+    """Run the program's code in ``namespace`` (its ``__main__``). ``script``: a file run as
+    ``python FILE``, whose end the interpreter marks by taking ``__file__`` and ``__cached__``
+    out of ``__main__`` (atexit handlers no longer see them): after the code returns or after
+    an uncaught exception was reported, and not on ``SystemExit``, up to 3.13; from 3.14 in
+    every case, *before* the uncaught exception is reported (a ``sys.excepthook`` that reads
+    ``__file__`` then fails). Directories, zip files and ``-m`` keep them."""
+    early = script and sys.version_info >= (3, 14)
     try:
         exec(code, namespace)
     except SystemExit:
+        if early:
+            _forget_file(namespace)
         raise
     except BaseException as exc:
+        if early:
+            _forget_file(namespace)
         _report_uncaught(exc, _program_frames(exc.__traceback__))
+        if script:
+            _forget_file(namespace)
         raise
+    if script:
+        _forget_file(namespace)
+
+
+def _forget_file(namespace: Dict[str, Any]) -> None:
+    namespace.pop("__file__", None)
+    namespace.pop("__cached__", None)
 
 
 # -- scripts, directories and zip files ------------------------------------------------------
@@ -305,7 +332,7 @@ def run_path(path: str, args: Sequence[str] = (), launcher: Optional[str] = None
     except Exception as exc:  # SyntaxError, ValueError (null bytes), a bad .pyc
         _report_uncaught(exc, None)
         raise
-    _execute(code, namespace)
+    _execute(code, namespace, script=True)
 
 
 def _code_from_file(data: bytes, file_name: str, compiled: bool) -> types.CodeType:
