@@ -27,11 +27,11 @@ SCENARIOS = harness.scenario_names()
 BACKENDS = ["default", "asyncio", "uvloop"]
 
 #: The event-loop variants add about 25 s each per interpreter, so CI runs them on the oldest
-#: and the newest CPython (the asyncio versions furthest apart), of the FULL_RUNS below;
-#: ASYNCORE_NG_DIFF_ALL=1 runs them everywhere.
+#: CPython, on 3.13 and on the newest (3.15), of the FULL_RUNS below: asyncio versions far apart
+#: (3.14's asyncio backend runs the rest of the suite); ASYNCORE_NG_DIFF_ALL=1 runs them everywhere.
 LOOP_VARIANTS_HERE = (
-    sys.version_info[:2] == (3, 8)
-    or sys.version_info >= (3, 13)
+    sys.version_info[:2] in ((3, 8), (3, 13))
+    or sys.version_info >= (3, 15)
     or os.environ.get("ASYNCORE_NG_DIFF_ALL") == "1"
 )
 
@@ -74,7 +74,8 @@ def _compare(name: str, backend: Optional[str] = None) -> None:
 def test_scenario(oracle: str, name: str, backend: str) -> None:
     if backend != "default" and not LOOP_VARIANTS_HERE:
         pytest.skip(
-            "the event-loop variants run on CPython 3.8 and 3.13 in CI (ASYNCORE_NG_DIFF_ALL=1: here too)"
+            "the event-loop variants run on CPython 3.8, 3.13 and 3.15 in CI "
+            "(ASYNCORE_NG_DIFF_ALL=1: here too)"
         )
     if backend == "uvloop" and UVLOOP_MISSING is not None:
         pytest.skip(UVLOOP_MISSING)

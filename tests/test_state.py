@@ -177,6 +177,26 @@ def test_cancelled_timers_let_go_of_their_callbacks(gc_off: None) -> None:
         reactor.close()
 
 
+def test_a_finished_loop_thread_is_not_kept_alive(gc_off: None, fresh_map: Dict[Any, Any]) -> None:
+    """The reactor remembers which thread ran its passes, but not by holding the thread: once
+    a thread that ran loop() ends, its object goes (CPython's test_asyncore waits for the
+    threads it started to be gone, and under load timed out waiting for ours)."""
+    ours, peer = socket.socketpair()
+    try:
+        Echo(ours, map=fresh_map)
+        args = {"timeout": 0.01, "count": 3, "map": fresh_map}
+        thread = threading.Thread(target=asyncore.loop, kwargs=args)
+        thread.start()
+        thread.join(DEADLINE)
+        assert not thread.is_alive()
+        assert channels.existing_binding(fresh_map) is not None  # (the reactor lives on)
+        ref = weakref.ref(thread)
+        del thread
+        assert ref() is None
+    finally:
+        peer.close()
+
+
 # -- 2. a map per call -----------------------------------------------------------------------------
 
 

@@ -303,7 +303,9 @@ class Reactor:
         #: The ident of the thread running passes now (between enter() and leave()), or None.
         #: Read-only for everyone else.
         self.running_thread: Optional[int] = None
-        self._loop_thread: Optional[threading.Thread] = None  # the last thread that ran passes
+        #: The last thread that ran passes, weakly: the reactor outlives it and must not keep
+        #: its object alive (test suites wait for finished threads' objects to go).
+        self._loop_thread: Optional[weakref.ReferenceType[threading.Thread]] = None
         #: Its ident (read on hot paths: a thread that is not the loop's hands work over).
         self.loop_thread: Optional[int] = None
         #: A stop was requested and not yet consumed (:meth:`consume_stop`). Read-only for
@@ -771,7 +773,8 @@ class Reactor:
         """Whether passes run (now, or between the ``poll()`` calls of a ``while: poll()``
         loop) in a thread other than the caller's, still alive: work that touches what the
         loop's thread touches must then be handed to it (:meth:`call_soon_threadsafe`)."""
-        owner = self._loop_thread
+        ref = self._loop_thread
+        owner = ref() if ref is not None else None
         return owner is not None and self.loop_thread != threading.get_ident() and owner.is_alive()
 
     def leave(self, outer: Optional[int]) -> None:
@@ -796,7 +799,7 @@ class Reactor:
                 self._kernel()
             outer = self.running_thread
             if outer is not None and self._busy_elsewhere(outer, ident):
-                owner = self._loop_thread
+                owner = self._loop_thread() if self._loop_thread is not None else None
                 raise ConcurrentPassError(
                     f"thread {threading.current_thread().name!r} started loop passes over a map that "
                     f"thread {owner.name if owner is not None else '?'!r} is serving now (its loop() or "
@@ -805,8 +808,9 @@ class Reactor:
                 )
             self.running_thread = running
             thread = threading.current_thread()
-            if self._loop_thread is not thread:  # (not by ident: a new thread may reuse a dead one's)
-                self._loop_thread = thread
+            ref = self._loop_thread
+            if ref is None or ref() is not thread:  # (not by ident: a new thread may reuse a dead one's)
+                self._loop_thread = weakref.ref(thread)
                 loop_threads.moved(self.loop_thread, ident)
                 self.loop_thread = ident
         return outer
@@ -818,7 +822,7 @@ class Reactor:
         owner = self.loop_thread if running == FOREIGN_WAIT else running
         if owner == ident:
             return False
-        thread = self._loop_thread
+        thread = self._loop_thread() if self._loop_thread is not None else None
         return thread is not None and thread.is_alive()
 
     def next_wait(self, timeout: Optional[float] = None) -> Optional[float]:
