@@ -229,7 +229,7 @@ for v in 3.13 $located; do
     case " $lane1 $lane2 " in *" $v "*) continue ;; esac
     case " $located " in *" $v "*) ;; *) continue ;; esac
     case "${LANES:-2}:$v" in
-        2:3.13|2:3.9|2:3.11|2:3.14) lane2="$lane2 $v" ;;
+        2:3.13|2:3.9|2:3.11|2:3.15) lane2="$lane2 $v" ;;
         *) lane1="$lane1 $v" ;;
     esac
 done

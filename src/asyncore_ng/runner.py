@@ -12,7 +12,7 @@ CPython 3.8, 3.11, 3.13 and the version running the tests: 3.14 and 3.15 in CI):
   ``PYTHONSAFEPATH``, as with the interpreter;
 * a fresh ``__main__`` module in ``sys.modules`` holding the globals the interpreter sets:
   ``__file__`` (absolute from 3.9 on, as given on 3.8), ``__spec__`` (``None`` for a script,
-  the module's spec for ``-m``), ``__loader__``, ``__cached__``, ``__package__``,
+  the module's spec for ``-m``), ``__loader__``, ``__cached__`` (up to 3.14), ``__package__``,
   ``__annotations__``, ``__builtins__``; the code is compiled without the runner's
   ``__future__`` flags;
 * warnings: the interpreter's ``-W`` options and ``PYTHONWARNINGS`` apply as they are (the
@@ -182,6 +182,11 @@ def _new_main() -> types.ModuleType:
     return module
 
 
+#: ``__main__`` gets ``__cached__`` (None for a script) up to 3.14; 3.15 no longer sets it
+#: (neither for ``python FILE`` nor in runpy).
+_MAIN_HAS_CACHED = sys.version_info < (3, 15)
+
+
 def _globals_from_spec(namespace: Dict[str, Any], spec: importlib.machinery.ModuleSpec) -> None:
     file_name = cached = None
     if spec.has_location:
@@ -190,12 +195,13 @@ def _globals_from_spec(namespace: Dict[str, Any], spec: importlib.machinery.Modu
     namespace.update(
         __name__="__main__",
         __file__=file_name,
-        __cached__=cached,
         __doc__=None,
         __loader__=spec.loader,
         __package__=spec.parent,
         __spec__=spec,
     )
+    if _MAIN_HAS_CACHED:
+        namespace["__cached__"] = cached
 
 
 # -- uncaught exceptions ----------------------------------------------------------------------
@@ -324,7 +330,8 @@ def run_path(path: str, args: Sequence[str] = (), launcher: Optional[str] = None
     module = _new_main()
     namespace = module.__dict__
     namespace["__file__"] = file_name
-    namespace["__cached__"] = None
+    if _MAIN_HAS_CACHED:
+        namespace["__cached__"] = None
     namespace["__loader__"] = loader_class("__main__", file_name)
     sys.modules["__main__"] = module
     try:
