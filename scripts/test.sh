@@ -163,8 +163,9 @@ done
 located=
 for v in $pythons; do [ -n "${py_of[$v]:-}" ] && located="$located $v"; done
 
-# The package, built once from this checkout (as users get it: not editable); every venv installs
-# this wheel, two at a time (the venvs' own installs would each build in the tree).
+# The package, built once from this checkout (as users get it: not editable); each lane installs
+# this wheel into its venvs as it reaches them (installs from the tree would each build in it, and
+# two lanes' builds would collide).
 wheel=
 if [ -n "$located" ]; then
     builder=${py_of[3.13]:-}
@@ -191,6 +192,7 @@ extras_job() {  # the wheel check and the docs site: beside the test lanes (litt
         echo "skip: wheel check (WHEEL_CHECK=0)"
     elif [ -n "$venv313_python" ]; then
         echo "=== wheel check: sdist and wheel built once, both installed on CPython 3.8 and 3.13"
+        rm -rf .ci/dist
         "$venv313_python" scripts/wheel_check.py --python "3.13=$(find_python 3.13)" --python "3.8=$(find_python 3.8)" \
             --keep-dist .ci/dist || failed+=("wheel")
         for v in $debian_pythons; do
