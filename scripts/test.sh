@@ -32,7 +32,7 @@ venvs=$root/.ci/venvs
 required="3.11 3.13 3.14 3.15"
 pythons=${PYTHONS:-"3.8 3.9 3.10 3.11 3.12 3.13 3.14 3.15"}
 debian_pythons="3.14 3.15"  # taken from the Debian chroot when the machine has none of its own
-in_chroot=" "  # the versions that run there, found by setup_version
+in_chroot=" "  # the versions that run there, found by locate_version
 
 find_python() {  # newest pyenv CPython X.Y.Z for X.Y, else pythonX.Y on PATH
     local want=$1 dir
@@ -184,7 +184,7 @@ venv313_python=
 [ -n "${py_of[3.13]:-}" ] && case "$in_chroot" in *" 3.13 "*) ;; *) venv313_python=$venvs/3.13/bin/python ;; esac
 
 extras_job() {  # the wheel check and the docs site: beside the test lanes (little CPU, mostly pip and I/O)
-    local failed=() here= there= v
+    local failed=() here= there= v py
     # (The wheel check runs from the 3.13 venv: the second lane sets it up first.)
     while [ -n "$venv313_python" ] && [ ! -e "$logs/3.13.ready" ] && [ ! -e "$logs/3.13.failed" ]; do sleep 1; done
     [ -e "$logs/3.13.ready" ] || venv313_python=
@@ -198,7 +198,7 @@ extras_job() {  # the wheel check and the docs site: beside the test lanes (litt
         for v in $debian_pythons; do
             case "$in_chroot" in
                 *" $v "*) there="$there --python $v=/usr/bin/python$v" ;;
-                *) [ -z "$(find_python "$v")" ] || here="$here --python $v=$(find_python "$v")" ;;
+                *) py=$(find_python "$v"); [ -z "$py" ] || here="$here --python $v=$py" ;;
             esac
         done
         if [ -e .ci/dist ] && [ -n "$here$there" ]; then

@@ -42,7 +42,7 @@ import tarfile
 import tempfile
 import time
 import zipfile
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LEGACY = os.path.join(ROOT, "tests", "legacy_echo.py")
@@ -211,15 +211,28 @@ def check_contents(sdist: str, wheel: str) -> str:
 # -- 3. fresh venvs ---------------------------------------------------------------------------
 
 
+def fresh_venv_with(base: str, venv: str, what: str, tmp: str, *pip_args: str, timeout: float = 120.0) -> str:
+    """A fresh venv of interpreter ``base`` at ``venv`` with ``pip install pip_args`` done in it;
+    its python. ``what`` names the step in a failure."""
+    must(*run([base, "-m", "venv", venv], tmp), f"venv for {what}")
+    python = os.path.join(venv, "bin", "python")
+    install = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *pip_args]
+    must(*run(install, tmp, timeout=timeout), f"pip install of {what}")
+    return python
+
+
+def status_json(venv: str, cwd: str) -> Dict[str, Any]:
+    """What the venv's ``asyncore-ng status --json`` reports."""
+    report: Dict[str, Any] = json.loads(
+        must(*run([os.path.join(venv, "bin", "asyncore-ng"), "status", "--json"], cwd), "asyncore-ng status")
+    )
+    return report
+
+
 def check_interpreter(label: str, base: str, wheel: str, version: str, tmp: str) -> None:
     venv = os.path.join(tmp, f"venv-{label}")
     started = time.monotonic()
-    must(*run([base, "-m", "venv", venv], tmp), f"venv for CPython {label}")
-    python = os.path.join(venv, "bin", "python")
-    must(
-        *run([python, "-m", "pip", "install", "-q", "--no-index", "--disable-pip-version-check", wheel], tmp),
-        f"pip install of the wheel on CPython {label}",
-    )
+    python = fresh_venv_with(base, venv, f"the wheel on CPython {label}", tmp, "--no-index", wheel)
     app = os.path.join(tmp, f"app-{label}")
     os.makedirs(app)
     script = os.path.join(app, "legacy_echo.py")
@@ -252,9 +265,7 @@ def check_interpreter(label: str, base: str, wheel: str, version: str, tmp: str)
         problems.append(f"modules from {report['asyncore']}, {report['asynchat']}, not {site_packages}")
     if report["echoed"] != "hello from a legacy client":
         problems.append(f"the loopback client got {report['echoed']!r}")
-    status_report = json.loads(
-        must(*run([os.path.join(venv, "bin", "asyncore-ng"), "status", "--json"], app), "asyncore-ng status")
-    )
+    status_report = status_json(venv, app)
     if status_report["asyncore_ng"]["installed"] != version:
         problems.append(f"status: installed version {status_report['asyncore_ng']['installed']}")
     plain_kind = "asyncore-ng" if new_enough == "True" else "stdlib"
@@ -271,12 +282,7 @@ def check_interpreter(label: str, base: str, wheel: str, version: str, tmp: str)
 def check_sdist_install(label: str, base: str, sdist: str, version: str, tmp: str) -> None:
     venv = os.path.join(tmp, f"venv-sdist-{label}")
     started = time.monotonic()
-    must(*run([base, "-m", "venv", venv], tmp), f"venv for CPython {label} (sdist)")
-    python = os.path.join(venv, "bin", "python")
-    must(
-        *run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", sdist], tmp, timeout=300),
-        f"pip install of the sdist on CPython {label}",
-    )
+    python = fresh_venv_with(base, venv, f"the sdist on CPython {label}", tmp, sdist, timeout=300)
     where = json.loads(
         must(
             *run([python, "-c", _SDIST_PROBE], tmp, PYTHONWARNINGS="ignore::DeprecationWarning"),
@@ -285,9 +291,7 @@ def check_sdist_install(label: str, base: str, sdist: str, version: str, tmp: st
     )
     site_packages = where.pop("site")
     problems = [f"{name} from {path}" for name, path in where.items() if not path.startswith(site_packages)]
-    status_report = json.loads(
-        must(*run([os.path.join(venv, "bin", "asyncore-ng"), "status", "--json"], tmp), "asyncore-ng status")
-    )
+    status_report = status_json(venv, tmp)
     if status_report["asyncore_ng"]["installed"] != version:
         problems.append(f"status: installed version {status_report['asyncore_ng']['installed']}")
     if problems:

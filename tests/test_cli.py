@@ -55,11 +55,6 @@ def py(request: pytest.FixtureRequest) -> str:
     return path
 
 
-def py_version(request: pytest.FixtureRequest) -> Tuple[int, ...]:
-    """The version of the ``py`` fixture's interpreter in this test (``(3, 14)``)."""
-    return tuple(int(part) for part in request.node.callspec.params["py"].split("."))
-
-
 def run(argv: Sequence[str], cwd: Path, env: Optional[Dict[str, str]] = None) -> Result:
     out = subprocess.run(
         list(argv),
@@ -181,12 +176,10 @@ def test_symlinked_script_gets_its_real_directory(py: str, tmp_path: Path, app: 
     assert json.loads(out)["path"][0] == str(app.parent.resolve())
 
 
-def test_safe_path_adds_no_directory(
-    py: str, tmp_path: Path, app: Path, request: pytest.FixtureRequest
-) -> None:
+def test_safe_path_adds_no_directory(py: str, tmp_path: Path, app: Path) -> None:
     """Under -P (3.11+) the interpreter puts no directory first: neither does the runner (the
     sibling import fails the same way)."""
-    if py_version(request) < (3, 11):
+    if sys.version_info < (3, 11):  # (``py`` is a base interpreter of this version: VERSIONS)
         pytest.skip("-P is new in Python 3.11")
     results = {
         how: run([cmd[0], "-P", *cmd[1:], str(app)], tmp_path) for how, cmd in launchers(py, tmp_path).items()
@@ -254,9 +247,7 @@ print("ended", case, flush=True)
         "ok",
     ],
 )
-def test_exit_status_and_traceback_are_python_s(
-    py: str, tmp_path: Path, case: str, request: pytest.FixtureRequest
-) -> None:
+def test_exit_status_and_traceback_are_python_s(py: str, tmp_path: Path, case: str) -> None:
     script = write(tmp_path / "cases.py", CASES)
     results = {how: run([*cmd, str(script), case], tmp_path) for how, cmd in launchers(py, tmp_path).items()}
     status, out, err = assert_same(results)
@@ -284,7 +275,7 @@ def test_exit_status_and_traceback_are_python_s(
         assert err.endswith("ValueError: while handling the division\n")
     # From 3.14, python FILE takes __file__ and __cached__ out of __main__ before it reports an
     # uncaught exception, and on sys.exit() too; up to 3.13, after the report and not on exit.
-    new = py_version(request) >= (3, 14)
+    new = sys.version_info >= (3, 14)  # (``py`` is a base interpreter of this version: VERSIONS)
     if case == "custom_hook" and new:
         assert "Error in sys.excepthook:" in err and "NameError: name '__file__' is not defined" in err
     elif case == "custom_hook":

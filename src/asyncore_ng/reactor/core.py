@@ -347,6 +347,11 @@ class Reactor:
         except Exception:
             pass
 
+    def _loop_thread_object(self) -> Optional[threading.Thread]:
+        """The last thread that ran passes, while its object lives (it is held weakly)."""
+        ref = self._loop_thread
+        return ref() if ref is not None else None
+
     def _forget_loop_thread(self) -> None:
         if self.loop_thread is not None:
             loop_threads.moved(self.loop_thread, None)
@@ -773,8 +778,7 @@ class Reactor:
         """Whether passes run (now, or between the ``poll()`` calls of a ``while: poll()``
         loop) in a thread other than the caller's, still alive: work that touches what the
         loop's thread touches must then be handed to it (:meth:`call_soon_threadsafe`)."""
-        ref = self._loop_thread
-        owner = ref() if ref is not None else None
+        owner = self._loop_thread_object()
         return owner is not None and self.loop_thread != threading.get_ident() and owner.is_alive()
 
     def leave(self, outer: Optional[int]) -> None:
@@ -799,7 +803,7 @@ class Reactor:
                 self._kernel()
             outer = self.running_thread
             if outer is not None and self._busy_elsewhere(outer, ident):
-                owner = self._loop_thread() if self._loop_thread is not None else None
+                owner = self._loop_thread_object()
                 raise ConcurrentPassError(
                     f"thread {threading.current_thread().name!r} started loop passes over a map that "
                     f"thread {owner.name if owner is not None else '?'!r} is serving now (its loop() or "
@@ -822,7 +826,7 @@ class Reactor:
         owner = self.loop_thread if running == FOREIGN_WAIT else running
         if owner == ident:
             return False
-        thread = self._loop_thread() if self._loop_thread is not None else None
+        thread = self._loop_thread_object()
         return thread is not None and thread.is_alive()
 
     def next_wait(self, timeout: Optional[float] = None) -> Optional[float]:
