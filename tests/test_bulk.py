@@ -5,9 +5,11 @@ input after the last byte, pausing, hang-ups, classes that are asked every pass,
 from __future__ import annotations
 
 import asyncore
+import contextlib
 import socket
+import sys
 import threading
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 from conftest import run_until
@@ -72,29 +74,81 @@ def test_bulk_echo_is_byte_exact_and_ends_after_the_last_byte(use_poll: bool) ->
     assert passes < len(echo.reads) / 2  # it read ahead, and bursts made several reads a pass
 
 
-def test_a_burst_makes_several_reads_in_one_pass() -> None:
+@contextlib.contextmanager
+def _in_bulk(cls: Any, first: bytes = b"x" * 8192) -> Iterator[Tuple[Echo, socket.socket]]:
+    """A ``cls`` channel on a socket pair with room for a burst, reading in bulk after one pass
+    that read ``first`` (its echo taken): the channel and the peer's socket."""
     m: Dict[Any, Any] = {}
     ours, theirs = socket.socketpair()
     ours.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
-    echo = Echo(ours, m)
+    echo = cls(ours, m)
     try:
-        theirs.sendall(b"x" * 8192)  # the first read is answered in full: bulk from now on
+        theirs.sendall(first)  # the first read is answered in full: bulk from now on
         asyncore.loop(timeout=1, map=m, count=1)
         assert echo.reads == [8192] and echo._ng_bulk
-        theirs.recv(65536)
-        theirs.sendall(b"y" * (8192 * 10))
-        asyncore.loop(timeout=1, map=m, count=1)
-        assert echo.reads[1:] == [8192] * 10  # one pass, a burst of ten reads
-        assert not echo.out_buffer  # the corked replies went out when the burst ended
-        got = b""
-        while len(got) < 8192 * 10:
-            got += theirs.recv(1 << 20)
-        assert got == b"y" * (8192 * 10)
+        assert _recv_exactly(theirs, len(first)) == first
+        yield echo, theirs
     finally:
         theirs.close()
         asyncore.close_all(m)
         channels.unbind(m)
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes:
+    got = b""
+    while len(got) < size:
+        got += sock.recv(1 << 20)
+    return got
+
+
+def test_a_burst_makes_several_reads_in_one_pass() -> None:
+    with _in_bulk(Echo) as (echo, theirs):
+        theirs.sendall(b"y" * (8192 * 10))
+        asyncore.loop(timeout=1, map=echo._map, count=1)
+        assert echo.reads[1:] == [8192] * 10  # one pass, a burst of ten reads
+        assert not echo.out_buffer  # the corked replies went out when the burst ended
+        assert _recv_exactly(theirs, 8192 * 10) == b"y" * (8192 * 10)
+
+
+def test_a_burst_keeps_no_reference_to_the_replies() -> None:
+    # Corked replies are copied: each is freed as soon as the program drops it. Kept until the
+    # burst ended, they were freed together beside the input they were cut from, and glibc gave
+    # that memory back to the kernel and took it again for the next read (page faults on every
+    # byte of a stream).
+    extra_references: List[int] = []
+
+    class Counting(Echo):
+        def handle_read(self) -> None:
+            data = self.recv(8192)
+            self.reads.append(len(data))
+            unsent = bytes(bytearray(data))  # (a new object: bytes(data) is data)
+            self.send(data)
+            extra_references.append(sys.getrefcount(data) - sys.getrefcount(unsent))
+
+    with _in_bulk(Counting) as (echo, theirs):
+        theirs.sendall(b"y" * (8192 * 10))
+        asyncore.loop(timeout=1, map=echo._map, count=1)
+        assert echo.reads[1:] == [8192] * 10  # (a burst)
+        assert extra_references == [0] * 11
+        assert _recv_exactly(theirs, 8192 * 10) == b"y" * (8192 * 10)
+
+
+def test_a_bytearray_changed_after_send_in_a_burst_goes_out_as_it_was() -> None:
+    class Reusing(Echo):
+        def handle_read(self) -> None:
+            data = self.recv(8192)
+            self.reads.append(len(data))
+            reply = bytearray(data)
+            self.send(memoryview(reply) if len(self.reads) % 2 else reply)
+            reply[:] = b"z" * len(reply)  # (the program's buffer, reused once send() returned)
+
+    payload = bytes(range(256)) * 32 * 10  # ten reads of 8 KiB
+    with _in_bulk(Reusing) as (echo, theirs):
+        theirs.sendall(payload)
+        asyncore.loop(timeout=1, map=echo._map, count=1)
+        assert echo.reads[1:] == [8192] * 10  # (a burst)
+        assert _recv_exactly(theirs, len(payload)) == payload
 
 
 def test_without_bulk_input_each_pass_makes_one_read() -> None:

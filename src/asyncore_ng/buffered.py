@@ -14,6 +14,7 @@ is handed to the kernel as a view, without a copy.
 from __future__ import annotations
 
 import errno
+import io
 import socket
 from typing import Any, List, Optional
 
@@ -23,6 +24,11 @@ from .reactor.core import loop_threads
 
 #: What ``initiate_send`` hands the socket at most, as the stdlib did.
 SEND_CHUNK = 65536
+
+#: Corks not in use (see "Corking" in DispatcherWithSend), kept for the next burst: at most
+#: _SPARE_CORKS (one per thread that bursts).
+_spare_corks: List[io.BytesIO] = []
+_SPARE_CORKS = 4
 
 
 class BufferedOutput(Dispatcher):
@@ -112,7 +118,7 @@ class DispatcherWithSend(BufferedOutput):
     #: ``dispatcher``, whose ``send`` tests patch).
     _ng_plain_class: Any = Dispatcher
     _ng_out_announced = False  # whether the loop was last told that output is queued
-    _ng_cork: Optional[List[bytes]] = None  # replies of a burst not yet sent (see below)
+    _ng_cork: Optional[io.BytesIO] = None  # a burst's replies not yet sent (see "Corking" below)
 
     def __init__(self, sock: Optional[socket.socket] = None, map: Optional[ChannelMapType] = None):
         # The buffer exists before the channel enters the map: a loop thread woken by that may
@@ -130,19 +136,20 @@ class DispatcherWithSend(BufferedOutput):
                 value = bytearray(value)
             else:
                 self._ng_direct_state = False  # (the hot paths expect a bytearray in the slot)
-        if self._ng_cork:
-            self._ng_cork = []  # (corked replies are part of out_buffer: replaced with it)
+        if self._ng_cork is not None:
+            self._ng_cork.seek(0)  # (corked replies are part of out_buffer: replaced with it)
         self._ng_out = value
         self._ng_out_announced = bool(self._ng_out)
         self._ng_announce()
 
     def _ng_get_out_buffer(self) -> Any:
         cork = self._ng_cork
-        if cork:
+        if cork is not None and cork.tell():
             # Replies of a burst the program looks at: from now on in out_buffer, after what
             # was there (see "Corking" below).
-            self._ng_out += b"".join(cork)
-            cork.clear()
+            with cork.getbuffer() as corked:
+                self._ng_out += corked[: cork.tell()]
+            cork.seek(0)
         return self._ng_out
 
     out_buffer = AnnouncedState(_ng_get_out_buffer, _ng_set_out_buffer, None, "Output not sent yet.")
@@ -214,50 +221,59 @@ class DispatcherWithSend(BufferedOutput):
     # Corking (see "Bursts" in asyncore_ng.loop). Replies made during a burst of handle_read
     # calls are part of out_buffer, in the order made whatever their type, and go out in one
     # system call when the burst ends (whatever the kernel does not take stays at the front of
-    # out_buffer, as a refused send's rest would). They wait in a list of their own
-    # (``_ng_cork``) until then, or until the program reads out_buffer, which then holds them:
-    # appending each 8 KiB reply to the bytearray would reallocate (and copy) it every time (a
-    # bytearray emptied from the front shrinks to nothing, and grows by exact steps from there:
-    # measured 4 copies of every byte). Only on a real socket, with neither initiate_send nor
-    # dispatcher.send replaced (the direct path of send()); initiate_send() called meanwhile
-    # sends out_buffer at once, as it always does.
+    # out_buffer, as a refused send's rest would). Until then they are copied into a cork (an
+    # io.BytesIO kept from one burst to the next: _spare_corks), or into out_buffer once the
+    # program reads it. Why a copy: keeping the replies themselves (32 of 8 KiB for one read
+    # ahead) frees them together when the burst ends, beside the input they were cut from;
+    # glibc may then give the top of its heap back to the kernel and take it again for the next
+    # read, with a page fault for every 4 KiB, which doubled the CPU time of a stream (measured:
+    # benchmarks/RESULTS.md, S5). A copy into the same warm buffer costs far less, and each reply is freed
+    # as soon as the program drops it. Why not out_buffer itself: a bytearray emptied from the
+    # front shrinks to nothing, and appending to it reallocates as it grows again. Only on a
+    # real socket, with neither initiate_send nor dispatcher.send replaced (the direct path of
+    # send()); initiate_send() called meanwhile sends out_buffer at once, as it always does.
 
     def _ng_cork_output(self) -> None:
         if self._ng_cork is None and self._ng_direct(self._ng_out):
-            self._ng_cork = []
+            try:
+                self._ng_cork = _spare_corks.pop()
+            except IndexError:
+                self._ng_cork = io.BytesIO()
 
     def _ng_uncork_output(self) -> None:
         cork = self._ng_cork
         if cork is None:
             return
         self._ng_cork = None
+        corked = cork.tell()
         buf = self._ng_out
-        if buf:
-            # Output was queued before (or the program looked): the replies go after it.
-            if cork:
-                buf += b"".join(cork)
-            self._ng_sent(buf, _kernel_send(self.socket, buf))
-            return
-        if not cork:
-            return
-        if len(cork) > 512:
-            cork = [b"".join(cork)]  # (sendmsg takes at most IOV_MAX buffers)
+        if corked or buf:
+            with cork.getbuffer() as view, view[:corked] as replies:
+                self._ng_send_corked(buf, replies)
+        cork.seek(0)
+        if len(_spare_corks) < _SPARE_CORKS:
+            _spare_corks.append(cork)
+
+    def _ng_send_corked(self, buf: bytearray, replies: memoryview) -> None:
+        # The replies go out after what out_buffer holds, in one system call (gathered: what it
+        # takes of them is never copied again); whatever it leaves is queued in out_buffer.
+        queued = len(buf)
         try:
-            num_sent = self.socket.sendmsg(cork)  # (gathers: no join)
+            num_sent = self.socket.sendmsg([buf, replies]) if queued else self.socket.send(replies)
         except OSError as why:
             num_sent = _send_failed(why)
-        if num_sent < 0:
-            if not self._ng_closed_elsewhere():
-                self._ng_peer_gone()
-            return
-        if num_sent and self._ng_idle_timeout is not None:
-            self._ng_note_activity()
-        joined = b"".join(cork) if len(cork) > 1 else cork[0]
-        if num_sent < len(joined):
-            buf += memoryview(joined)[num_sent:]
-            if self.ng_write_high_water is not None:
-                self._ng_output_grew(len(buf))
-            self._ng_queue_changed(buf)
+        if num_sent > queued:
+            if self._ng_idle_timeout is not None:
+                self._ng_note_activity()
+            if num_sent - queued < len(replies):
+                buf += replies[num_sent - queued :]
+            num_sent = queued
+        else:  # (-1, the peer gone: a disconnect finds them queued, as in send())
+            buf += replies
+        if len(buf) > queued and self.ng_write_high_water is not None:
+            self._ng_output_grew(len(buf))
+        if num_sent or len(buf) != queued:
+            self._ng_sent(buf, num_sent)
 
     def close(self) -> None:
         if self._ng_handoff and self._ng_close_waits(DispatcherWithSend.close):
@@ -283,11 +299,13 @@ class DispatcherWithSend(BufferedOutput):
         direct = self._ng_direct_state
         if cork is not None and direct and (type(data) is bytes or isinstance(data, (bytearray, memoryview))):
             # During a burst: corked, sent with the burst's other replies (_ng_uncork_output,
-            # which tells the loop what is left: an announcement now would end the burst). A
-            # bytearray or a view is copied: the caller may change it once send() returned.
-            cork.append(data if type(data) is bytes else bytes(data))
+            # which tells the loop what is left: an announcement now would end the burst).
+            try:
+                cork.write(data)
+            except BufferError:  # (a strided view)
+                cork.write(bytes(data))
             if self.ng_write_high_water is not None:
-                self._ng_output_grew(len(self._ng_out) + sum(map(len, cork)))
+                self._ng_output_grew(len(self._ng_out) + cork.tell())
             return
         buf = self._ng_out if direct else self.out_buffer
         if (

@@ -346,7 +346,7 @@ class Registration:
         watch = self.watch
         if watch is None or not watch.events & READ:
             return
-        map_get = self.binding.map_get
+        map_get: Callable[[Any], Any] = self.binding.map_get
         key = self.key
         # The library's own handle_read_event (neither the class nor the instance replaced it)
         # calls handle_read for a connected channel that is not listening, as the burst's
@@ -357,11 +357,9 @@ class Registration:
             for _ in range(BURST_READS):
                 # (An announced change, such as pause_reading(), ends the burst: the interest
                 # is asked again before anything more is read.)
-                still = self.active and obj._ng_held and map_get(key) is obj
-                if self.dirty or not still:
+                if self.dirty or not (self.active and obj._ng_held and map_get(key) is obj):
                     break
-                dispatch = hooks.read
-                if dispatch is read:  # (read's body, as in on_select)
+                if hooks.read is read:  # (read's body, as in on_select)
                     try:
                         if direct and obj._ng_io:
                             obj.handle_read()
@@ -372,7 +370,7 @@ class Registration:
                     except BaseException:
                         obj.handle_error()
                 else:
-                    dispatch(obj)
+                    hooks.read(obj)
         finally:
             obj._ng_uncork_output()
 
