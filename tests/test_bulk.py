@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncore
 import contextlib
+import io
 import socket
 import sys
 import threading
@@ -14,6 +15,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 import pytest
 from conftest import run_until
 
+from asyncore_ng import buffered
 from asyncore_ng import loop as channels
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
@@ -149,6 +151,35 @@ def test_a_bytearray_changed_after_send_in_a_burst_goes_out_as_it_was() -> None:
         asyncore.loop(timeout=1, map=echo._map, count=1)
         assert echo.reads[1:] == [8192] * 10  # (a burst)
         assert _recv_exactly(theirs, len(payload)) == payload
+
+
+def test_a_burst_of_replies_larger_than_its_input_all_go_out_and_no_large_buffer_is_kept() -> None:
+    class Amplifying(Echo):
+        def handle_read(self) -> None:
+            data = self.recv(8192)
+            self.reads.append(len(data))
+            self.send(data * 8 if len(self.reads) > 1 else data)  # (the first read: an echo)
+
+    payload = bytes(range(256)) * 32 * 20  # 20 reads of 8 KiB: 1.25 MiB of replies in one burst
+    with _in_bulk(Amplifying) as (echo, theirs):
+        buffered._spare_corks.clear()
+        theirs.sendall(payload)
+        asyncore.loop(timeout=1, map=echo._map, count=1)
+        assert echo.reads[1:] == [8192] * 20  # (a burst)
+        got = bytearray()
+        theirs.setblocking(False)
+        while len(got) < 8 * len(payload):
+            asyncore.loop(timeout=0.1, map=echo._map, count=1)  # (what the kernel left)
+            try:
+                got += theirs.recv(1 << 20)
+            except BlockingIOError:
+                pass
+        expected = b"".join(payload[i : i + 8192] * 8 for i in range(0, len(payload), 8192))
+        assert bytes(got) == expected
+        sizes = [cork.seek(0, io.SEEK_END) for cork in buffered._spare_corks]
+        for cork in buffered._spare_corks:
+            cork.seek(0)
+        assert all(size <= 1 << 20 for size in sizes)  # (not the burst's cork: 19 replies of 64 KiB)
 
 
 def test_without_bulk_input_each_pass_makes_one_read() -> None:

@@ -26,9 +26,11 @@ from .reactor.core import loop_threads
 SEND_CHUNK = 65536
 
 #: Corks not in use (see "Corking" in DispatcherWithSend), kept for the next burst: at most
-#: _SPARE_CORKS (one per thread that bursts).
+#: _SPARE_CORKS (one per thread that bursts), none that grew past _SPARE_CORK_SIZE (a burst's
+#: replies may be far larger than its input: such a buffer is left to be freed).
 _spare_corks: List[io.BytesIO] = []
 _SPARE_CORKS = 4
+_SPARE_CORK_SIZE = 1 << 20
 
 
 class BufferedOutput(Dispatcher):
@@ -250,8 +252,8 @@ class DispatcherWithSend(BufferedOutput):
         if corked or buf:
             with cork.getbuffer() as view, view[:corked] as replies:
                 self._ng_send_corked(buf, replies)
-        cork.seek(0)
-        if len(_spare_corks) < _SPARE_CORKS:
+        if len(_spare_corks) < _SPARE_CORKS and cork.seek(0, io.SEEK_END) <= _SPARE_CORK_SIZE:
+            cork.seek(0)
             _spare_corks.append(cork)
 
     def _ng_send_corked(self, buf: bytearray, replies: memoryview) -> None:
