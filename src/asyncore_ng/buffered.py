@@ -228,12 +228,13 @@ class DispatcherWithSend(BufferedOutput):
     # program reads it. Why a copy: keeping the replies themselves (32 of 8 KiB for one read
     # ahead) frees them together when the burst ends, beside the input they were cut from;
     # glibc may then give the top of its heap back to the kernel and take it again for the next
-    # read, with a page fault for every 4 KiB, which doubled the CPU time of a stream (measured:
-    # benchmarks/RESULTS.md, S5). A copy into the same warm buffer costs far less, and each reply is freed
-    # as soon as the program drops it. Why not out_buffer itself: a bytearray emptied from the
-    # front shrinks to nothing, and appending to it reallocates as it grows again. Only on a
-    # real socket, with neither initiate_send nor dispatcher.send replaced (the direct path of
-    # send()); initiate_send() called meanwhile sends out_buffer at once, as it always does.
+    # read, with a page fault for every 4 KiB, which doubled the CPU time of a stream
+    # (benchmarks/RESULTS.md, S5). A copy into the same warm buffer costs far less, and each
+    # reply is freed as soon as the program drops it. Why not out_buffer itself: a bytearray
+    # emptied from the front shrinks to nothing, and appending to it reallocates as it grows
+    # again. Only on a real socket, with neither initiate_send nor dispatcher.send replaced (the
+    # direct path of send()); initiate_send() called meanwhile sends out_buffer at once, as it
+    # always does.
 
     def _ng_cork_output(self) -> None:
         if self._ng_cork is None and self._ng_direct(self._ng_out):
