@@ -113,6 +113,25 @@ def test_a_burst_makes_several_reads_in_one_pass() -> None:
         assert _recv_exactly(theirs, 8192 * 10) == b"y" * (8192 * 10)
 
 
+def test_a_burst_dispatches_through_a_replaced_module_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The burst calls asyncore.read, looked up at each read, once a program replaced it (as the
+    # stdlib's poll() looked it up for each event); the library's own is run inline.
+    calls: List[int] = []
+    original = asyncore.read
+
+    def counting_read(obj: Any) -> None:
+        calls.append(len(obj.reads))
+        original(obj)
+
+    with _in_bulk(Echo) as (echo, theirs):
+        monkeypatch.setattr(asyncore, "read", counting_read)
+        theirs.sendall(b"y" * (8192 * 10))
+        asyncore.loop(timeout=1, map=echo._map, count=1)
+        assert echo.reads[1:] == [8192] * 10  # (a burst)
+        assert calls == list(range(1, 11))  # every read of the pass, the burst's included
+        assert _recv_exactly(theirs, 8192 * 10) == b"y" * (8192 * 10)
+
+
 def test_a_burst_keeps_no_reference_to_the_replies() -> None:
     # Corked replies are copied: each is freed as soon as the program drops it. Kept until the
     # burst ended, they were freed together beside the input they were cut from, and glibc gave
