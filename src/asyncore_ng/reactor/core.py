@@ -812,8 +812,10 @@ class Reactor:
                 )
             self.running_thread = running
             thread = threading.current_thread()
+            # (Not by ident: a new thread may reuse a dead one's. _loop_thread_object() written
+            # out: this runs once per poll() call, and a program may make one per event.)
             ref = self._loop_thread
-            if ref is None or ref() is not thread:  # (not by ident: a new thread may reuse a dead one's)
+            if ref is None or ref() is not thread:
                 self._loop_thread = weakref.ref(thread)
                 loop_threads.moved(self.loop_thread, ident)
                 self.loop_thread = ident
