@@ -78,11 +78,13 @@ class StatePredicate(property):
         # which slows every attribute access of that instance from then on (CPython 3.11+
         # keeps them inline).
 
+        bind = func.__get__  # (bind(obj) is the bound method: the fastest way to make one)
+
         def get(obj: Any) -> Any:
             overrides = obj._ng_overrides
-            if overrides is not None and name in overrides:
-                return overrides[name]
-            return func.__get__(obj, type(obj))
+            if overrides is None:
+                return bind(obj)
+            return overrides[name] if name in overrides else bind(obj)
 
         def set(obj: Any, value: Any) -> None:
             overrides = obj._ng_overrides
