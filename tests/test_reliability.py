@@ -322,6 +322,41 @@ def test_socket_closed_without_close_is_dropped_with_a_reason(caplog: pytest.Log
     b.close()
 
 
+def test_lone_polled_channel_no_longer_watchable_is_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    # poll() per call over a map of one channel whose predicates are asked every pass: its
+    # socket closed behind the loop's back, its interest then changes. The pass drops it
+    # (epoll refuses the change; the other backends leave it to the audit) while it walks
+    # the polled channels, and poll() returns normally.
+    a, b = socket.socketpair()
+    wants_input = [False]
+    closes: List[int] = []
+
+    class Toggle(asyncore.dispatcher):
+        def readable(self) -> bool:
+            return wants_input[0]
+
+        def writable(self) -> bool:
+            return False
+
+        def handle_close(self) -> None:
+            closes.append(1)
+            self.close()
+
+    chan_map: dict = {}
+    ch = Toggle(a, map=chan_map)
+    asyncore.poll(0.0, chan_map)  # registered, no interest
+    ch.socket.close()
+    wants_input[0] = True
+    deadline = time.monotonic() + 10
+    with caplog.at_level("WARNING", logger="asyncore_ng"):
+        while chan_map and time.monotonic() < deadline:
+            asyncore.poll(0.05, chan_map)
+    assert closes == [1]
+    assert not chan_map
+    assert "cannot be watched" in caplog.text or "closed without close()" in caplog.text
+    b.close()
+
+
 # -- misbehaving handlers ---------------------------------------------------------------------
 
 

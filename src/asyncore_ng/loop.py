@@ -430,6 +430,10 @@ class Registration:
                 self._burst(obj, hooks)
                 if not self.active:
                     return
+            if bits == READ:  # (the usual event: nothing more to look at)
+                if self.rechecks:
+                    binding.mark(self)
+                return
             obj = binding.map_get(key)
         if bits & _SELECT_WRITABLE and interest & WRITE and obj is not None:
             dispatch = hooks.write
@@ -520,6 +524,9 @@ class MapBinding:
         #: dispatch time: this module, or the ``asyncore`` shim that runs the loop.
         self.hooks: Any = sys.modules[__name__]
         self.poll_semantics = False
+        # What a writable channel is registered for (see _update), by the semantics.
+        self._write_bits = WRITE | PRI
+        self._pri_bits = PRI
         self._registrations: Dict[Any, Registration] = {}
         self._polled: Dict[Any, Registration] = {}
         self._verdicts: Dict[type, _ClassVerdict] = {}
@@ -614,8 +621,14 @@ class MapBinding:
         # per-pass tick). Channels they add wait in the journal for the next pass. One they
         # close is still asked, as the stdlib's snapshot of the map asked it, but no longer
         # registered.
-        if self._polled:
-            for reg, channel in [(reg, reg.channel) for reg in self._polled.values()]:
+        polled = self._polled
+        if len(polled) == 1:
+            for reg in polled.values():  # (the one channel: nothing can close it before it is asked)
+                if reg.active:
+                    self._update(reg)
+                break
+        elif polled:
+            for reg, channel in [(reg, reg.channel) for reg in polled.values()]:
                 if reg.active:
                     self._update(reg)
                 elif channel is not None:
@@ -670,6 +683,8 @@ class MapBinding:
 
     def _switch_semantics(self, poll_semantics: bool) -> None:
         self.poll_semantics = poll_semantics
+        self._write_bits = WRITE if poll_semantics else WRITE | PRI
+        self._pri_bits = 0 if poll_semantics else PRI
         for reg in self._registrations.values():
             if reg.watch is not None:
                 reg.watch.callback = self._callback_for(reg)
@@ -784,19 +799,22 @@ class MapBinding:
             return  # removed meanwhile, by another thread
         readable = obj.readable()
         writable = obj.writable()
-        wanted = bool(readable or writable)
-        if wanted != reg.wanted:
-            reg.wanted = wanted
-            self._wanting += 1 if wanted else -1
-        if reg.filter is not None:
-            readable, writable = reg.filter(readable, writable)
-        events = 0
-        if readable:
-            events = READ | PRI if self.poll_semantics else READ
-        if writable and not obj.accepting:
-            events |= WRITE
-        if (readable or writable) and not self.poll_semantics:
-            events |= PRI  # select's exceptfds holds every channel asked about
+        if readable or writable:
+            if not reg.wanted:
+                reg.wanted = True
+                self._wanting += 1
+            if reg.filter is not None:
+                readable, writable = reg.filter(readable, writable)
+            # READ|PRI if readable; if writable, WRITE unless accepting, and with select
+            # semantics PRI too (select's exceptfds held every channel asked about).
+            events = READ | PRI if readable else 0
+            if writable:
+                events |= self._pri_bits if obj.accepting else self._write_bits
+        else:
+            if reg.wanted:
+                reg.wanted = False
+                self._wanting -= 1
+            events = 0
         watch = reg.watch
         if watch is None or events == watch.events:
             return
@@ -902,6 +920,37 @@ class MapBinding:
             if not map:
                 self._release()
         return False
+
+    def run_one_pass(self, timeout: Any, poll_semantics: bool, hooks: Any) -> None:
+        """``run_passes(timeout, poll_semantics, 1, hooks)`` for a map that is not empty, the
+        usual timeouts and select/poll not replaced (else it calls that): what ``poll()`` and
+        ``poll2()`` run. Written out for one pass: a program that calls ``poll()`` per event
+        (often with a map per call) pays these lines per event."""
+        select_module = hooks.select
+        if (
+            not ((type(timeout) is float or type(timeout) is int) and 0 <= timeout <= MAX_WAIT)
+            or select_module.select is not _SELECT
+            or (poll_semantics and select_module.poll is not _POLL)
+        ):
+            self.run_passes(timeout, poll_semantics, 1, hooks)
+            return
+        reactor = self.reactor
+        self.hooks = hooks
+        outer = reactor.enter()
+        try:
+            if self._work or self._polled or self._plain or poll_semantics is not self.poll_semantics:
+                self.sync(poll_semantics)  # (checks the verdicts too)
+            elif self._announcing:
+                self._check_verdicts()
+            reactor.run_pass(timeout)
+            if reactor.pass_time >= self._next_audit:
+                self._audit()
+            if reactor.stop_requested:
+                reactor.consume_stop()
+        finally:
+            reactor.running_thread = outer  # (reactor.leave(outer))
+            if not self.map:
+                self._release()
 
     @staticmethod
     def _drivable(timeout: Any, poll_semantics: bool, hooks: Any) -> bool:
@@ -1218,24 +1267,27 @@ def _bind_plain(map: MapType, reactor: Optional[Reactor] = None) -> MapBinding:
         binding = _plain_bindings.get(key)
         if binding is not None and binding.map is map and not binding.reactor.closed:
             return binding  # (bound by another thread meanwhile)
-        recent = _recent_plain
-        if (
-            reactor is None
-            and recent is not None
-            and recent.own_reactor
-            and _plain_bindings.get(id(recent.map)) is recent
-            and not recent.reactor.closed
-            and _let_go(recent)
-        ):
-            # The usual case first: the map of the previous call was dropped (a map per
-            # call). Its binding serves this one (_sweep looks at the others).
-            del _plain_bindings[id(recent.map)]
-            recent.adopt(map)
-            binding = recent
-        else:
-            binding = (_sweep(map) if reactor is None else None) or MapBinding(map, reactor)
+        # The usual case first: the map of the previous call was dropped (a map per call).
+        # Its binding serves this one (_sweep looks at the others). (_let_go written out, and
+        # the reactor's closed test: a program may pay this per event.)
+        binding = _recent_plain  # (registered, with a reactor of its own: see below)
+        if binding is not None and reactor is None:
+            old = binding.reactor
+            if (
+                sys.getrefcount(binding.map) <= _SOLE_REFERENCE  # type: ignore[operator]
+                and old.running_thread is None
+                and not old.closed
+                and not old.has_pending_work()
+            ):
+                del _plain_bindings[id(binding.map)]
+                binding.adopt(map)
+                _plain_bindings[key] = binding
+                return binding
+        binding = (_sweep(map) if reactor is None else None) or MapBinding(map, reactor)
         _plain_bindings[key] = binding
-        _recent_plain = binding
+        # (Only a binding that made its reactor may serve another map; _unregister_plain
+        # forgets it when it leaves the registry.)
+        _recent_plain = binding if binding.own_reactor and _SOLE_REFERENCE is not None else None
     return binding
 
 
@@ -1310,7 +1362,10 @@ def passes(map: MapType, timeout: Any, poll_semantics: bool, count: Optional[flo
         binding = _plain_bindings.get(id(map))
         if binding is None or binding.map is not map or binding.reactor.closed:
             binding = _bind_plain(map)
-    binding.run_passes(timeout, poll_semantics, count, hooks)
+    if count == 1:
+        binding.run_one_pass(timeout, poll_semantics, hooks)
+    else:
+        binding.run_passes(timeout, poll_semantics, count, hooks)
 
 
 
