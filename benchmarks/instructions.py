@@ -110,6 +110,23 @@ def find_stdlib(given: Optional[str]) -> str:
     raise SystemExit("CPython 3.11's asyncore.py was not found (--stdlib-from FOLDER)")
 
 
+def copy_stdlib(stdlib: str, tmp: str) -> str:
+    """A folder under ``tmp`` holding CPython 3.11's asyncore.py and asynchat.py from ``stdlib``,
+    importable on 3.12+: the one line changed is their import-time deprecation, which raises
+    there ("removed in 3.12"). Everything else runs as shipped."""
+    copied = os.path.join(tmp, "stdlib")
+    os.makedirs(copied)
+    for name in ("asyncore.py", "asynchat.py"):
+        with open(os.path.join(stdlib, name)) as f:
+            text = f.read()
+        text, n = re.subn(r"^(warnings\.)?_deprecated\(__name__.*$", "pass", text, flags=re.M)
+        if n != 1:
+            raise SystemExit(f"{name}: the deprecation call was not found once ({n})")
+        with open(os.path.join(copied, name), "w") as f:
+            f.write(text)
+    return copied
+
+
 def callgrind_total(path: str) -> int:
     with open(path) as f:
         for line in f:
@@ -206,18 +223,7 @@ def main() -> int:
     ).stdout.strip()
     results: Dict[str, Dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="ng-instr-") as tmp:
-        copied = os.path.join(tmp, "stdlib")
-        os.makedirs(copied)
-        for name in ("asyncore.py", "asynchat.py"):
-            with open(os.path.join(stdlib, name)) as f:
-                text = f.read()
-            # The one line that is not the module's behaviour: its import-time deprecation,
-            # which raises on 3.12+ ("removed in 3.12"). Everything else runs as shipped.
-            text, n = re.subn(r"^(warnings\.)?_deprecated\(__name__.*$", "pass", text, flags=re.M)
-            if n != 1:
-                raise SystemExit(f"{name}: the deprecation call was not found once ({n})")
-            with open(os.path.join(copied, name), "w") as f:
-                f.write(text)
+        copied = copy_stdlib(stdlib, tmp)
         out_dir = args.keep or os.path.join(tmp, "out")
         os.makedirs(out_dir, exist_ok=True)
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("ASYNCORE_NG_")}
