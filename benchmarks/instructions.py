@@ -76,7 +76,7 @@ TARGETS: Dict[str, float] = {
 #: Shapes whose target is not met yet: --check holds them to this ceiling instead (a regression
 #: guard at the measured ratio plus a margin), and the table says "missed".
 CEILINGS: Dict[str, float] = {
-    "map_per_call": 3.50,
+    "map_per_call": 3.00,
 }
 
 MB = 1 << 20
