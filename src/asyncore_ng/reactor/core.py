@@ -318,15 +318,14 @@ class Reactor:
         #: is reported as a warning on the ``asyncore_ng`` logger.
         self.slow_callback_duration = 0.1
         #: The clock when the current pass's wait ended (activity stamps, idle timeouts).
-        self.pass_time = clock()
+        self.pass_time = self._first_pass_time = clock()
         self._passes = 0
         self._events = 0
         self._synthetic_events = 0
         self._timers_run = 0
         self._callbacks_run = 0
         self._drains = 0
-        self._wait_time = 0.0
-        self._run_time = 0.0
+        self._wait_time = 0.0  # (the time running is the rest: see statistics())
         self._rebuilds = 0
         #: Whether the next pass must look at more than its timers and events: callbacks
         #: queued, "ready again" reports, always-ready descriptors, numbers unregistered
@@ -760,7 +759,9 @@ class Reactor:
             "timers": len(self._timers),
             "callbacks": len(self._ready),
             "waiting": self._wait_time,
-            "running": self._run_time,
+            # (Every pass adds its wait to _wait_time and moves pass_time to the wait's end: what
+            # is not waiting, since the first pass, is the rest.)
+            "running": max(0.0, self.pass_time - self._first_pass_time - self._wait_time),
             "rebuilds": self._rebuilds,
         }
 
@@ -772,7 +773,28 @@ class Reactor:
         first, so that a wake-up has somewhere to go. Returns what :meth:`leave` restores
         (passes nest: a handler may call ``loop()``)."""
         ident = threading.get_ident()
-        return self._take_over(ident, ident)
+        with self._lock:
+            if self._fork_gen != _fork_generation or self._poller is None:
+                self._kernel()
+            outer = self.running_thread
+            if outer is not None and self._busy_elsewhere(outer, ident):
+                owner = self._loop_thread_object()
+                raise ConcurrentPassError(
+                    f"thread {threading.current_thread().name!r} started loop passes over a map that "
+                    f"thread {owner.name if owner is not None else '?'!r} is serving now (its loop() or "
+                    "poll() is running): one map is served by one thread at a time; give each thread "
+                    "its own map, or hand work to the serving thread (call_soon_threadsafe)"
+                )
+            self.running_thread = ident
+            thread = threading.current_thread()
+            # (Not by ident: a new thread may reuse a dead one's. _loop_thread_object() written
+            # out: this runs once per poll() call, and a program may make one per event.)
+            ref = self._loop_thread
+            if ref is None or ref() is not thread:
+                self._loop_thread = weakref.ref(thread)
+                loop_threads.moved(self.loop_thread, ident)
+                self.loop_thread = ident
+        return outer
 
     def owned_by_another_thread(self) -> bool:
         """Whether passes run (now, or between the ``poll()`` calls of a ``while: poll()``
@@ -792,33 +814,9 @@ class Reactor:
         wait (a change made by that loop's own code must reach the kernel registrations before
         the loop next waits); passes still :meth:`enter` as usual. Returns what :meth:`leave`
         restores."""
-        return self._take_over(FOREIGN_WAIT, threading.get_ident())
-
-    def _take_over(self, running: int, ident: int) -> Optional[int]:
-        # enter() and hand_over(): the kernel objects built, the calling thread (``ident``)
-        # recorded as the one that runs the passes, ``running_thread`` set to ``running``;
-        # returns its previous value.
+        outer = self.enter()  # (the checks and records of entering; then the foreign wait)
         with self._lock:
-            if self._fork_gen != _fork_generation or self._poller is None:
-                self._kernel()
-            outer = self.running_thread
-            if outer is not None and self._busy_elsewhere(outer, ident):
-                owner = self._loop_thread_object()
-                raise ConcurrentPassError(
-                    f"thread {threading.current_thread().name!r} started loop passes over a map that "
-                    f"thread {owner.name if owner is not None else '?'!r} is serving now (its loop() or "
-                    "poll() is running): one map is served by one thread at a time; give each thread "
-                    "its own map, or hand work to the serving thread (call_soon_threadsafe)"
-                )
-            self.running_thread = running
-            thread = threading.current_thread()
-            # (Not by ident: a new thread may reuse a dead one's. _loop_thread_object() written
-            # out: this runs once per poll() call, and a program may make one per event.)
-            ref = self._loop_thread
-            if ref is None or ref() is not thread:
-                self._loop_thread = weakref.ref(thread)
-                loop_threads.moved(self.loop_thread, ident)
-                self.loop_thread = ident
+            self.running_thread = FOREIGN_WAIT
         return outer
 
     def _busy_elsewhere(self, running: int, ident: int) -> bool:
@@ -899,7 +897,6 @@ class Reactor:
         # made during this pass (born == this pass): a number closed and reused within the pass
         # never gets the old file's events. Watches cancelled meanwhile are no longer owners.
         started = self.clock()
-        self._run_time += started - self.pass_time
         waiter = self._waiter
         events = poller.poll(wait) if waiter is None else waiter.wait(poller, wait)
         self.pass_time = now = self.clock()
