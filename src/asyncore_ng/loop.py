@@ -1268,21 +1268,13 @@ def _bind_plain(map: MapType, reactor: Optional[Reactor] = None) -> MapBinding:
         if binding is not None and binding.map is map and not binding.reactor.closed:
             return binding  # (bound by another thread meanwhile)
         # The usual case first: the map of the previous call was dropped (a map per call).
-        # Its binding serves this one (_sweep looks at the others). (_let_go written out, and
-        # the reactor's closed test: a program may pay this per event.)
+        # Its binding serves this one (_sweep looks at the others).
         binding = _recent_plain  # (registered, with a reactor of its own: see below)
-        if binding is not None and reactor is None:
-            old = binding.reactor
-            if (
-                sys.getrefcount(binding.map) <= _SOLE_REFERENCE  # type: ignore[operator]
-                and old.running_thread is None
-                and not old.closed
-                and not old.has_pending_work()
-            ):
-                del _plain_bindings[id(binding.map)]
-                binding.adopt(map)
-                _plain_bindings[key] = binding
-                return binding
+        if binding is not None and reactor is None and not binding.reactor.closed and _let_go(binding):
+            del _plain_bindings[id(binding.map)]
+            binding.adopt(map)
+            _plain_bindings[key] = binding
+            return binding
         binding = (_sweep(map) if reactor is None else None) or MapBinding(map, reactor)
         _plain_bindings[key] = binding
         # (Only a binding that made its reactor may serve another map; _unregister_plain
